@@ -1,0 +1,72 @@
+# modqueue: `make demo` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+WEB_CONCURRENCY ?= 4
+WORKERS ?= 2
+export DATABASE_URL_TEST_DEFAULT := postgres://postgres@127.0.0.1:5432/modqueue
+export REDIS_URL_TEST_DEFAULT := redis://127.0.0.1:6379/15
+
+.PHONY: demo test serve worker bench services lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+## demo: SQLite and in-process jobs unless DATABASE_URL / REDIS_URL say otherwise
+demo: $(VENV)/.installed
+	@DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput -v0
+	@DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+	@echo "modqueue demo on http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
+	@if [ -n "$$REDIS_URL" ]; then \
+		DEBUG=$${DEBUG:-true} $(PY) manage.py rqworker ingest enforcement default & \
+		trap "kill $$! 2>/dev/null" EXIT; \
+		DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:$(PORT); \
+	else \
+		DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:$(PORT); \
+	fi
+
+## test: the whole suite against PostgreSQL and Redis (local servers started if needed)
+test: $(VENV)/.installed-test services
+	DATABASE_URL=$${DATABASE_URL:-$$DATABASE_URL_TEST_DEFAULT} \
+	REDIS_URL=$${REDIS_URL:-$$REDIS_URL_TEST_DEFAULT} \
+	SECRET_KEY=$${SECRET_KEY:-test-secret-key} \
+	MODQUEUE_SUBJECT_PEPPER=$${MODQUEUE_SUBJECT_PEPPER:-test-pepper} \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+services:
+	@bash .ci/services
+
+## serve: the production web server (gunicorn; whitenoise serves the static files)
+serve: $(VENV)/.installed
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py migrate --noinput -v0
+	$(VENV)/bin/gunicorn moderation.wsgi:application --bind 127.0.0.1:$(PORT) \
+		--workers $(WEB_CONCURRENCY) --access-logfile - --graceful-timeout 10
+
+## worker: every kind of background work; WORKERS processes (default 2)
+worker: $(VENV)/.installed
+	@pids=(); for i in $$(seq $(WORKERS)); do \
+		$(PY) manage.py rqworker ingest enforcement default & pids+=($$!); \
+	done; trap 'kill $${pids[*]} 2>/dev/null' INT TERM EXIT; wait
+
+## bench: ingest throughput against make serve + make worker on PostgreSQL
+bench: $(VENV)/.installed-test services
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
+	$(PY) tests/bench/ingest.py
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) staticfiles modqueue.sqlite3

@@ -1,0 +1,37 @@
+"""Roles: reviewer < senior < admin, kept as Django groups so permissions can hang off them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db import models, transaction
+
+
+class Role(models.TextChoices):
+    REVIEWER = "reviewer", "Reviewer"
+    SENIOR = "senior", "Senior reviewer"
+    ADMIN = "admin", "Admin"
+
+
+RANK = {Role.REVIEWER: 1, Role.SENIOR: 2, Role.ADMIN: 3}
+
+
+def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
+    """The highest role the user holds, or None."""
+    if not user.is_authenticated:
+        return None
+    names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
+    held = [role for role in Role if role.value in names]
+    return max(held, key=RANK.__getitem__) if held else None
+
+
+def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
+    held = user_role(user)
+    return held is not None and RANK[held] >= RANK[role]
+
+
+@transaction.atomic
+def role_assign(*, user: AbstractBaseUser, role: Role) -> None:
+    """Give the user exactly this role."""
+    groups = Group.objects.filter(name__in=[r.value for r in Role])
+    user.groups.remove(*groups)  # type: ignore[attr-defined]
+    user.groups.add(Group.objects.get(name=role.value))  # type: ignore[attr-defined]

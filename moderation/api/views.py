@@ -1,0 +1,218 @@
+"""The JSON API of CONTRACT §3–§4: parse, authenticate, call a service, answer."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from moderation import selectors
+from moderation.api import auth
+from moderation.api.ratelimit import rate_take
+from moderation.api.schema import (
+    BodyError,
+    FieldError,
+    TooManyItems,
+    parse_body,
+    split_items,
+    validate_items,
+)
+from moderation.api.signatures import SignatureError, signature_verify
+from moderation.models import ApiKey, InboundBatch, Organization
+from moderation.services import ingest
+from moderation.services.subjects import subject_hash
+
+
+def _errors(status: int, *errors: FieldError, headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"errors": [e.as_json() for e in errors]}, status=status, headers=headers or {}
+    )
+
+
+def _error(status: int, message: str, path: str = "") -> JsonResponse:
+    return _errors(status, FieldError(path, message))
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The raw body, or None when it is over DATA_UPLOAD_MAX_MEMORY_SIZE (1 MiB)."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        return None
+
+
+def _rate_limited(api_key: ApiKey) -> JsonResponse | None:
+    decision = rate_take(
+        key_id=api_key.key_id, rate_per_second=api_key.rate_per_second, burst=api_key.rate_burst
+    )
+    if decision.allowed:
+        return None
+    return _errors(
+        429,
+        FieldError("", f"rate limit of {api_key.rate_per_second} requests/s exceeded"),
+        headers={"Retry-After": str(max(1, math.ceil(decision.retry_after)))},
+    )
+
+
+def _is_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json"
+
+
+@csrf_exempt
+@require_POST
+def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
+    """POST /api/v1/flags/<key_id>: a signed message of one item or up to 500."""
+    body = _read_body(request)
+    if body is None:
+        return _error(413, f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+    api_key = auth.api_key_active(key_id)
+    if api_key is None:
+        return _error(401, "unknown or revoked API key")
+    if not _is_json(request):
+        return _error(415, f"content type must be application/json, not {request.content_type!r}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _error(400, f"body is not valid UTF-8 (byte {exc.start})")
+    try:
+        signature_verify(body=text, headers=request.headers, secrets=auth.api_key_secrets(api_key))
+    except SignatureError as exc:
+        return _error(401, str(exc))
+    auth.api_key_touch(api_key)
+    if limited := _rate_limited(api_key):
+        return limited
+
+    webhook_id = request.headers["webhook-id"]
+    if len(webhook_id) > 256:
+        return _error(400, "webhook-id is longer than 256 characters")
+    replay = InboundBatch.objects.filter(api_key=api_key, webhook_id=webhook_id).first()
+    if replay is not None:
+        return JsonResponse({**replay.answer(), "duplicate": True}, status=200)
+
+    try:
+        data = parse_body(body)
+        items, _ = split_items(data)
+    except BodyError as exc:
+        return _error(400, str(exc))
+    except TooManyItems as exc:
+        return _error(413, str(exc), path="items")
+
+    key_org = api_key.organization.slug if api_key.organization else None
+    named = {i["organization"] for i in items if isinstance(i, dict) and isinstance(i.get("organization"), str)}
+    valid, errors = validate_items(
+        data,
+        key_organization=key_org,
+        organizations=selectors.organization_slugs(named | ({key_org} if key_org else set())),
+        category_for_label=selectors.category_labels(),
+    )
+    if errors:
+        return _errors(422, *errors)
+
+    batch, created = ingest.batch_accept(api_key=api_key, webhook_id=webhook_id, items=valid)
+    if not created:
+        return JsonResponse({**batch.answer(), "duplicate": True}, status=200)
+    return JsonResponse(batch.answer(), status=202)
+
+
+def _bearer(request: HttpRequest) -> tuple[ApiKey | None, JsonResponse | None]:
+    api_key = auth.api_key_for_bearer(request)
+    if api_key is None:
+        return None, _error(401, "Authorization: Bearer <secret> of an active API key required")
+    auth.api_key_touch(api_key)
+    return api_key, _rate_limited(api_key)
+
+
+@require_GET
+def batch_status(request: HttpRequest, batch_id: str) -> JsonResponse:
+    """GET /api/v1/batches/<batch_id>."""
+    api_key, refused = _bearer(request)
+    if refused or api_key is None:
+        return refused or _error(401, "unauthenticated")
+    try:
+        batch = selectors.batch_for_key(api_key, str(uuid.UUID(batch_id)))
+    except ValueError:
+        batch = None
+    if batch is None:
+        return _error(404, "no such batch for this API key")
+    return JsonResponse(
+        {
+            "batch_id": str(batch.pk),
+            "status": batch.status,
+            "received": batch.received,
+            "created": batch.created,
+            "duplicates": batch.duplicates,
+        }
+    )
+
+
+@csrf_exempt
+@require_POST
+def subject_lookup(request: HttpRequest) -> JsonResponse:
+    """POST /api/v1/subjects/lookup: a user's live status and figures."""
+    api_key, refused = _bearer(request)
+    if refused or api_key is None:
+        return refused or _error(401, "unauthenticated")
+    if not _is_json(request):
+        return _error(415, f"content type must be application/json, not {request.content_type!r}")
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return _error(400, "body is not valid JSON")
+    if not isinstance(data, dict):
+        return _error(400, "body must be a JSON object")
+
+    errors = _lookup_errors(data, api_key)
+    if errors:
+        return _errors(422, *errors)
+    slug = data.get("organization") or api_key.organization.slug  # type: ignore[union-attr]
+    if api_key.organization and slug != api_key.organization.slug:
+        return _error(403, "this API key may only read its own organization", "organization")
+    organization = Organization.objects.filter(slug=slug).first()
+    if organization is None:
+        return _error(404, f"unknown organization {slug!r}", "organization")
+    user_hash = data.get("user_id_hash") or subject_hash(
+        organization_slug=slug, user_id=data["user_id"]
+    )
+    subject = selectors.subject_find(organization=organization, user_id_hash=user_hash)
+    if subject is None:
+        return _error(404, "this user was never flagged")
+    return JsonResponse(
+        {
+            "organization": organization.slug,
+            "user_id_hash": subject.user_id_hash,
+            "status": subject.status,
+            "violations": subject.violations,
+            "reviewed": subject.reviewed,
+            "violation_rate": subject.violation_rate,
+            "window_days": settings.MODQUEUE_RATE_WINDOW_DAYS,
+            "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
+        }
+    )
+
+
+def _lookup_errors(data: dict[str, Any], api_key: ApiKey) -> list[FieldError]:
+    errors = []
+    org = data.get("organization")
+    if org is not None and (not isinstance(org, str) or not org):
+        errors.append(FieldError("organization", "must be an organization slug"))
+    if org is None and api_key.organization is None:
+        errors.append(FieldError("organization", "required: this API key is not bound to one"))
+    user_id, user_hash = data.get("user_id"), data.get("user_id_hash")
+    if (user_id is None) == (user_hash is None):
+        errors.append(FieldError("user_id", "give exactly one of user_id or user_id_hash"))
+    elif user_id is not None and (not isinstance(user_id, str) or not 1 <= len(user_id) <= 256):
+        errors.append(FieldError("user_id", "must be a string of 1 to 256 characters"))
+    elif user_hash is not None and (
+        not isinstance(user_hash, str)
+        or len(user_hash) != 64
+        or any(c not in "0123456789abcdef" for c in user_hash)
+    ):
+        errors.append(FieldError("user_id_hash", "must be 64 lowercase hex characters"))
+    return errors

@@ -1,0 +1,31 @@
+from .batches import BatchStatus, InboundBatch
+from .items import FlaggedItem, ItemState, ReviewQueue, Signal
+from .organizations import (
+    ApiKey,
+    ApiKeySecret,
+    Organization,
+    new_webhook_secret,
+    secret_digest,
+)
+from .policy import SEVERITY_WEIGHT, CategoryAlias, PolicyCategory, Severity
+from .subjects import Subject, SubjectStatus
+
+__all__ = [
+    "SEVERITY_WEIGHT",
+    "ApiKey",
+    "ApiKeySecret",
+    "BatchStatus",
+    "CategoryAlias",
+    "FlaggedItem",
+    "InboundBatch",
+    "ItemState",
+    "Organization",
+    "PolicyCategory",
+    "ReviewQueue",
+    "Severity",
+    "Signal",
+    "Subject",
+    "SubjectStatus",
+    "new_webhook_secret",
+    "secret_digest",
+]

@@ -1,0 +1,76 @@
+"""The RQ queue class: enqueue after commit, and never fail the caller when Redis is away."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django_rq.queues import DjangoRQ
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+
+class DurableQueue(DjangoRQ):
+    """django-rq's on-commit queue, for work whose record is a database row.
+
+    Every job we enqueue stands for a row that the sweeper finds again if the job is lost,
+    so an unreachable Redis is logged, not raised: the request that wrote the row has
+    already committed and must still answer its client.
+    """
+
+    def original_enqueue_call(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().original_enqueue_call(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning(
+                "redis unavailable, job %s left for the sweeper: %s", kwargs.get("job_id"), exc
+            )
+            return None
+
+
+def ingest_job_id(batch_id: object) -> str:
+    # One job id per batch, so the sweeper can ask Redis whether the batch's job still lives.
+    return f"ingest-{batch_id}"
+
+
+def enqueue_ingest(batch_id: object) -> None:
+    """Queue a batch for the ingest workers once the current transaction commits."""
+    if settings.MODQUEUE_INLINE_JOBS:
+        from moderation import jobs
+
+        transaction.on_commit(lambda: jobs.ingest_batch(str(batch_id)), robust=True)
+        return
+    django_rq.get_queue("ingest").enqueue(
+        "moderation.jobs.ingest_batch", str(batch_id), job_id=ingest_job_id(batch_id)
+    )
+
+
+def ingest_job_alive(batch_id: object, *, stale_before: datetime) -> bool:
+    """Whether Redis holds a job for the batch that will still run or is running now."""
+    if settings.MODQUEUE_INLINE_JOBS:
+        return False
+    queue = django_rq.get_queue("ingest")
+    try:
+        job = Job.fetch(ingest_job_id(batch_id), connection=queue.connection)
+        status = job.get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.STARTED:
+        # A worker SIGKILLed mid-job leaves the job "started" for ever; its heartbeat stops.
+        beat = job.last_heartbeat or job.started_at
+        return beat is not None and _aware(beat) >= stale_before
+    return False
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

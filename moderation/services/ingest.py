@@ -1,0 +1,272 @@
+"""Ingest: accept a validated message durably, then turn its items into queued review items.
+
+The request writes one batch row (end-user ids already hashed) and enqueues its job on
+commit. A worker processes the batch in one transaction; the batch's status is part of
+that transaction, so a crash anywhere leaves the batch pending for the sweeper and never
+half-written, and processing a batch a second time finds it done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from moderation import queues
+from moderation.api.schema import ValidItem
+from moderation.models import (
+    SEVERITY_WEIGHT,
+    ApiKey,
+    BatchStatus,
+    FlaggedItem,
+    InboundBatch,
+    Organization,
+    PolicyCategory,
+    ReviewQueue,
+    Severity,
+    Signal,
+    Subject,
+)
+from moderation.services.subjects import subject_hash
+
+log = logging.getLogger(__name__)
+
+# Age can lift an item by at most this much, so a backlog cannot starve a fresh critical flag
+# for ever, nor an old low-score flag outrank it at once.
+AGE_BONUS_PER_HOUR = 10
+AGE_BONUS_MAX = 480
+
+
+def item_priority(*, signals: Iterable[tuple[float, str]], age: timedelta) -> int:
+    """Order within a queue: the strongest signal weighted by its category's severity, plus age.
+
+    `signals` are (score, severity) pairs. Scores run 0..1 and weights 1..4, so the first
+    term spans 0..4000 and outweighs the age bonus unless two items are close.
+    """
+    strongest = max(score * SEVERITY_WEIGHT[Severity(severity)] for score, severity in signals)
+    hours = max(0.0, age.total_seconds() / 3600)
+    return round(strongest * 1000) + min(AGE_BONUS_MAX, int(hours * AGE_BONUS_PER_HOUR))
+
+
+def item_queue(*, severities: Iterable[str]) -> ReviewQueue:
+    """Items that touch a critical category go to the critical queue, the rest to standard."""
+    return ReviewQueue.CRITICAL if Severity.CRITICAL in severities else ReviewQueue.STANDARD
+
+
+def _stored_item(item: ValidItem, received_at: datetime) -> dict[str, Any]:
+    """What the batch row keeps of an item: the raw user id is replaced by its hash here."""
+    user_hash = item.user_id_hash or subject_hash(
+        organization_slug=item.organization, user_id=item.user_id or ""
+    )
+    return {
+        "request_id": item.request_id,
+        "organization": item.organization,
+        "user_id_hash": user_hash,
+        "prompt": item.prompt,
+        "response": item.response,
+        "model": item.model,
+        "flagged_at": (item.flagged_at or received_at).isoformat(),
+        "signals": [
+            {"classifier": c, "category": slug, "label": label, "score": score}
+            for c, slug, label, score in item.signals
+        ],
+        "metadata": item.metadata,
+    }
+
+
+def batch_accept(
+    *, api_key: ApiKey, webhook_id: str, items: Sequence[ValidItem]
+) -> tuple[InboundBatch, bool]:
+    """Store a validated message and queue it; (batch, False) when the webhook-id was seen."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            batch = InboundBatch.objects.create(
+                api_key=api_key,
+                webhook_id=webhook_id,
+                payload=[_stored_item(item, now) for item in items],
+                received=len(items),
+                received_at=now,
+                enqueued_at=now,
+            )
+            queues.enqueue_ingest(batch.pk)
+    except IntegrityError:
+        # The same webhook-id delivered twice at once: the other request stored it.
+        return InboundBatch.objects.get(api_key=api_key, webhook_id=webhook_id), False
+    return batch, True
+
+
+def batch_process(*, batch_id: str) -> InboundBatch | None:
+    """Create the items of a pending batch, once. Returns None if there is nothing to do."""
+    # Two batches racing on the same new request_id: the loser's insert fails; on the retry
+    # it sees the winner's row and counts a duplicate.
+    for attempt in range(3):
+        try:
+            return _batch_process_once(batch_id)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("batch %s raced another on a request_id; retrying", batch_id)
+    return None
+
+
+@transaction.atomic
+def _batch_process_once(batch_id: str) -> InboundBatch | None:
+    batch = (
+        InboundBatch.objects.select_for_update(skip_locked=True)
+        .filter(pk=batch_id, status=BatchStatus.PENDING)
+        .first()
+    )
+    if batch is None:
+        return None  # processed already, failed for good, or another worker holds it
+    received_at = timezone.now()
+    stored: list[dict[str, Any]] = batch.payload or []
+
+    org_ids = dict(
+        Organization.objects.filter(slug__in={i["organization"] for i in stored}).values_list(
+            "slug", "id"
+        )
+    )
+    categories = {c.slug: c for c in PolicyCategory.objects.only("id", "slug", "severity")}
+
+    # Within the batch, the first item of a request_id wins.
+    unique: dict[tuple[int, str], dict[str, Any]] = {}
+    for item in stored:
+        unique.setdefault((org_ids[item["organization"]], item["request_id"]), item)
+
+    existing: set[tuple[int, str]] = set()
+    for org_id in {org for org, _ in unique}:
+        existing.update(
+            (org_id, rid)
+            for rid in FlaggedItem.objects.filter(
+                organization_id=org_id,
+                request_id__in=[rid for org, rid in unique if org == org_id],
+            ).values_list("request_id", flat=True)
+        )
+    fresh = [(key, item) for key, item in unique.items() if key not in existing]
+
+    subject_ids = _subjects_ensure({(org, item["user_id_hash"]) for (org, _), item in fresh})
+
+    items: list[FlaggedItem] = []
+    for (org_id, request_id), item in fresh:
+        flagged_at = parse_datetime(item["flagged_at"]) or received_at
+        severities = [categories[s["category"]].severity for s in item["signals"]]
+        items.append(
+            FlaggedItem(
+                organization_id=org_id,
+                subject_id=subject_ids[(org_id, item["user_id_hash"])],
+                batch_id=batch.pk,
+                request_id=request_id,
+                prompt=item["prompt"],
+                response=item["response"],
+                model=item["model"],
+                metadata=item["metadata"],
+                flagged_at=flagged_at,
+                received_at=batch.received_at,
+                priority=item_priority(
+                    signals=zip((s["score"] for s in item["signals"]), severities, strict=True),
+                    age=received_at - flagged_at,
+                ),
+                queue=item_queue(severities=severities),
+            )
+        )
+    FlaggedItem.objects.bulk_create(items, batch_size=500)
+    Signal.objects.bulk_create(
+        [
+            Signal(
+                item_id=created.pk,
+                classifier=s["classifier"],
+                category_id=categories[s["category"]].pk,
+                label=s["label"],
+                score=s["score"],
+            )
+            for created, (_, item) in zip(items, fresh, strict=True)
+            for s in item["signals"]
+        ],
+        batch_size=2000,
+    )
+
+    if settings.MODQUEUE_FAULT_INGEST_SLEEP:
+        # Crash tests kill the worker here, with every row written but nothing committed.
+        time.sleep(settings.MODQUEUE_FAULT_INGEST_SLEEP)
+
+    batch.status = BatchStatus.PROCESSED
+    batch.created = len(items)
+    batch.duplicates = len(stored) - len(items)
+    batch.payload = None  # kept until processed, no longer
+    batch.processed_at = timezone.now()
+    batch.last_error = ""
+    batch.save(
+        update_fields=["status", "created", "duplicates", "payload", "processed_at", "last_error"]
+    )
+    return batch
+
+
+def _subjects_ensure(keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Subject ids for (organization id, user id hash) pairs, creating the missing ones."""
+    if not keys:
+        return {}
+    Subject.objects.bulk_create(
+        [Subject(organization_id=org, user_id_hash=h) for org, h in keys], ignore_conflicts=True
+    )
+    found: dict[tuple[int, str], int] = {}
+    for org_id in {org for org, _ in keys}:
+        hashes = [h for org, h in keys if org == org_id]
+        for pk, h in Subject.objects.filter(
+            organization_id=org_id, user_id_hash__in=hashes
+        ).values_list("id", "user_id_hash"):
+            found[(org_id, h)] = pk
+    return found
+
+
+def batch_record_failure(*, batch_id: str, error: BaseException) -> None:
+    """Count a failed attempt; past the limit the batch is failed and left for an admin."""
+    with transaction.atomic():
+        batch = (
+            InboundBatch.objects.select_for_update()
+            .filter(pk=batch_id, status=BatchStatus.PENDING)
+            .first()
+        )
+        if batch is None:
+            return
+        batch.attempts += 1
+        batch.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if batch.attempts >= settings.MODQUEUE_INGEST_MAX_ATTEMPTS:
+            batch.status = BatchStatus.FAILED
+            log.error("batch %s failed for good after %d attempts", batch_id, batch.attempts)
+        batch.save(update_fields=["attempts", "last_error", "status"])
+
+
+def batches_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Enqueue again the pending batches whose job was lost; returns how many.
+
+    A batch counts as lost when it has been pending longer than MODQUEUE_SWEEP_STALE_SECONDS
+    since it was last enqueued and Redis holds no live job for it (Redis restarted or
+    flushed, a worker killed mid-job).
+    """
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.MODQUEUE_SWEEP_STALE_SECONDS)
+    candidates = list(
+        InboundBatch.objects.filter(status=BatchStatus.PENDING, enqueued_at__lt=stale_before)
+        .order_by("enqueued_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    swept = 0
+    for batch_id in candidates:
+        if queues.ingest_job_alive(batch_id, stale_before=stale_before):
+            continue
+        InboundBatch.objects.filter(pk=batch_id, status=BatchStatus.PENDING).update(
+            enqueued_at=now
+        )
+        queues.enqueue_ingest(batch_id)
+        swept += 1
+    if swept:
+        log.info("sweeper enqueued %d pending batch(es) again", swept)
+    return swept

@@ -1,0 +1,78 @@
+"""Organizations and the API keys of their upstream sources."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.models import ApiKey, ApiKeySecret, Organization, new_webhook_secret, secret_digest
+
+
+def organization_ensure(*, slug: str, name: str | None = None) -> Organization:
+    organization, _ = Organization.objects.get_or_create(
+        slug=slug, defaults={"name": name or slug.replace("-", " ").title()}
+    )
+    return organization
+
+
+@transaction.atomic
+def api_key_create(*, name: str, organization_slug: str | None) -> tuple[ApiKey, str]:
+    """A new key with one secret; the organization is created if missing (CONTRACT §2)."""
+    organization = organization_ensure(slug=organization_slug) if organization_slug else None
+    api_key = ApiKey.objects.create(key_id=ApiKey.new_key_id(), name=name, organization=organization)
+    return api_key, _secret_add(api_key)
+
+
+@transaction.atomic
+def api_key_rotate(*, api_key: ApiKey) -> str:
+    """Add a new secret; the newest one before it stays valid, older ones are revoked.
+
+    The source switches to the new secret at its own pace, then the old one is retired
+    with `api_key_retire_old_secrets`.
+    """
+    ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    keep = list(
+        api_key.secrets.filter(revoked_at__isnull=True).values_list("pk", flat=True)[
+            : ApiKeySecret.MAX_ACTIVE - 1
+        ]
+    )
+    api_key.secrets.filter(revoked_at__isnull=True).exclude(pk__in=keep).update(
+        revoked_at=timezone.now()
+    )
+    return _secret_add(api_key)
+
+
+@transaction.atomic
+def api_key_retire_old_secrets(*, api_key: ApiKey) -> int:
+    """Revoke every secret but the newest; returns how many were revoked."""
+    newest = api_key.secrets.filter(revoked_at__isnull=True).first()
+    if newest is None:
+        return 0
+    return (
+        api_key.secrets.filter(revoked_at__isnull=True)
+        .exclude(pk=newest.pk)
+        .update(revoked_at=timezone.now())
+    )
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    now = timezone.now()
+    api_key.revoked_at = now
+    api_key.save(update_fields=["revoked_at"])
+    api_key.secrets.filter(revoked_at__isnull=True).update(revoked_at=now)
+
+
+def _secret_add(api_key: ApiKey) -> str:
+    secret = new_webhook_secret()
+    ApiKeySecret.objects.create(api_key=api_key, secret=secret, digest=secret_digest(secret))
+    return secret
+
+
+@transaction.atomic
+def enforcement_endpoint_set(*, organization: Organization, url: str) -> str:
+    """Point the organization's enforcement webhook at `url` with a fresh signing secret."""
+    organization.enforcement_url = url
+    organization.enforcement_secret = new_webhook_secret()
+    organization.save(update_fields=["enforcement_url", "enforcement_secret"])
+    return organization.enforcement_secret

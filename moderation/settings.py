@@ -1,0 +1,198 @@
+"""Settings, read from the environment only (12-factor).
+
+Development defaults work with no environment at all (`make demo`); production
+(DEBUG off) refuses to start without SECRET_KEY and MODQUEUE_SUBJECT_PEPPER.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of {sorted(_TRUE | _FALSE)}, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+DEBUG = env_bool("DEBUG", default=False)
+
+
+def _secret(name: str, dev_default: str) -> str:
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(
+        f"{name} is not set. Production (DEBUG off) refuses to start without it; "
+        "set DEBUG=true for a local development run."
+    )
+
+
+SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key")
+# The key of the HMAC that turns end-user ids into subject hashes (CONTRACT §3).
+MODQUEUE_SUBJECT_PEPPER = _secret("MODQUEUE_SUBJECT_PEPPER", "dev-only-insecure-pepper")
+
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if h.strip()
+]
+
+INSTALLED_APPS = [
+    "moderation",
+    "accounts",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_rq",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "moderation.urls"
+WSGI_APPLICATION = "moderation.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'modqueue.sqlite3'}",
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "queue"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# CONTRACT §3: bodies up to 1 MiB; Django answers RequestDataTooBig past this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie; the token travels in hx-headers
+# Behind TLS, set SECURE_COOKIES=true.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Background jobs -------------------------------------------------------
+# With no REDIS_URL (the zero-setup `make demo`), jobs run in-process right after commit.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+MODQUEUE_INLINE_JOBS = not REDIS_URL
+
+_redis_queue = {
+    "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
+    "DEFAULT_TIMEOUT": 300,
+    # A dead Redis must not hang an API request: the database is the record (CONTRACT §3).
+    "REDIS_CLIENT_KWARGS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+}
+RQ_QUEUES = {name: dict(_redis_queue) for name in ("ingest", "enforcement", "default")}
+RQ = {
+    "COMMIT_MODE": "on_db_commit",
+    "QUEUE_CLASS": "moderation.queues.DurableQueue",
+    "WORKER_CLASS": "moderation.workers.SweepingWorker",
+}
+
+# A pending batch whose job has not run for this long is enqueued again by the sweeper.
+MODQUEUE_SWEEP_STALE_SECONDS = env_int("MODQUEUE_SWEEP_STALE_SECONDS", 60)
+# How often a worker runs the sweeper (and RQ's own registry maintenance).
+MODQUEUE_SWEEP_INTERVAL_SECONDS = env_int("MODQUEUE_SWEEP_INTERVAL_SECONDS", 15)
+# A batch whose processing fails this many times is marked failed and left alone.
+MODQUEUE_INGEST_MAX_ATTEMPTS = env_int("MODQUEUE_INGEST_MAX_ATTEMPTS", 5)
+# Fault injection for the crash tests only: seconds to sleep inside the ingest transaction.
+MODQUEUE_FAULT_INGEST_SLEEP = float(os.environ.get("MODQUEUE_FAULT_INGEST_SLEEP", "0") or 0)
+
+# CONTRACT §3 default rate limit per API key (admins set it per key).
+MODQUEUE_DEFAULT_RATE_PER_SECOND = 50
+MODQUEUE_DEFAULT_RATE_BURST = 100
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# CONTRACT §6: the rolling window of violation rates.
+MODQUEUE_RATE_WINDOW_DAYS = env_int("MODQUEUE_RATE_WINDOW_DAYS", 30)

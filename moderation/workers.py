@@ -1,0 +1,44 @@
+"""The RQ worker class: django-rq's worker plus the sweeper that finds lost batches."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from rq import Worker
+
+log = logging.getLogger(__name__)
+
+
+class SweepingWorker(Worker):
+    """Runs the batch sweeper with RQ's own maintenance, every MODQUEUE_SWEEP_INTERVAL_SECONDS.
+
+    RQ only runs maintenance between blocking dequeues, so the dequeue timeout is cut to the
+    sweep interval; an idle worker wakes that often, which is one cheap BLPOP.
+    A burst worker (`rqworker --burst`) sweeps once before it drains the queues.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", settings.MODQUEUE_SWEEP_INTERVAL_SECONDS)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return max(1, min(self.worker_ttl - 15, settings.MODQUEUE_SWEEP_INTERVAL_SECONDS))
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        if "ingest" not in self.queue_names():
+            return
+        from moderation import jobs
+
+        try:
+            close_old_connections()
+            jobs.sweep()
+        except Exception:
+            log.exception("sweeper failed; it runs again at the next maintenance")
+        finally:
+            # The work horse is forked from this process: it must not inherit a connection.
+            connections.close_all()

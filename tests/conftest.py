@@ -1,0 +1,134 @@
+"""Shared fixtures: named actors, a signed-request client for the flags API, real Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import django_rq
+import pytest
+from django.test import Client
+from standardwebhooks.webhooks import Webhook
+
+from accounts.roles import Role
+from moderation.models import ApiKey
+from moderation.services.organizations import api_key_create
+
+from .factories import OrganizationFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_plain_static(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Pages render without `collectstatic`; the process tests serve collected files.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def redis_clean() -> Iterator[Any]:
+    """The test Redis database (REDIS_URL, db 15 under `make test`), emptied before and after."""
+    connection = django_rq.get_connection("ingest")
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture
+def acme(db: None) -> Any:
+    return OrganizationFactory(slug="acme", name="Acme AI")
+
+
+@pytest.fixture
+def globex(db: None) -> Any:
+    return OrganizationFactory(slug="globex", name="Globex")
+
+
+class SignedKey:
+    """An API key and its secret, with a client that signs like an upstream classifier."""
+
+    def __init__(self, api_key: ApiKey, secret: str, client: Client) -> None:
+        self.api_key = api_key
+        self.secret = secret
+        self.client = client
+
+    @property
+    def url(self) -> str:
+        return f"/api/v1/flags/{self.api_key.key_id}"
+
+    def headers(self, body: str, *, msg_id: str | None = None, timestamp: float | None = None,
+                secret: str | None = None) -> dict[str, str]:
+        msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+        ts = int(timestamp if timestamp is not None else time.time())
+        from datetime import UTC, datetime
+
+        signature = Webhook(secret or self.secret).sign(
+            msg_id, datetime.fromtimestamp(ts, tz=UTC), body
+        )
+        return {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": signature}
+
+    def post(self, payload: Any, *, raw: bytes | None = None, content_type: str = "application/json",
+             **header_options: Any) -> Any:
+        body = raw if raw is not None else json.dumps(payload).encode()
+        headers = self.headers(body.decode("utf-8", "replace"), **header_options)
+        return self.client.post(self.url, data=body, content_type=content_type, headers=headers)
+
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}"}
+
+
+@pytest.fixture
+def signed_key(acme: Any, client: Client) -> SignedKey:
+    api_key, secret = api_key_create(name="acme classifier", organization_slug="acme")
+    return SignedKey(api_key, secret, client)
+
+
+@pytest.fixture
+def other_key(globex: Any, client: Client) -> SignedKey:
+    api_key, secret = api_key_create(name="globex classifier", organization_slug="globex")
+    return SignedKey(api_key, secret, client)
+
+
+@pytest.fixture
+def unbound_key(acme: Any, globex: Any, client: Client) -> SignedKey:
+    api_key, secret = api_key_create(name="shared classifier", organization_slug=None)
+    return SignedKey(api_key, secret, client)
+
+
+def make_item(n: int = 0, **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "request_id": f"req_{n:04d}",
+        "user_id": f"u-{n % 7}",
+        "prompt": f"Tell me how to hurt someone, variant {n}",
+        "response": "I can't help with that.",
+        "model": "claude-sonnet",
+        "signals": [{"classifier": "violence-v2", "category": "violence", "score": 0.91}],
+        "metadata": {"surface": "api"},
+    }
+    item.update(overrides)
+    return item
+
+
+@pytest.fixture
+def item() -> Callable[..., dict[str, Any]]:
+    return make_item
+
+
+@pytest.fixture
+def reviewer(db: None) -> Any:
+    return UserFactory(username="rita", role=Role.REVIEWER)
+
+
+@pytest.fixture
+def senior(db: None) -> Any:
+    return UserFactory(username="sam", role=Role.SENIOR)
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return UserFactory(username="ada", role=Role.ADMIN)
