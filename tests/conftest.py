@@ -132,3 +132,30 @@ def senior(db: None) -> Any:
 @pytest.fixture
 def admin_user(db: None) -> Any:
     return UserFactory(username="ada", role=Role.ADMIN)
+
+
+def _reseed_migration_data() -> None:
+    """Put back what data migrations seed (policy categories, role groups).
+
+    A transactional test ends by emptying every table, migration data included; pytest-django
+    runs those tests last, and each one starts by re-seeding.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    for module in ("moderation.migrations.0002_seed_policy_categories", "accounts.migrations.0001_roles"):
+        migration = importlib.import_module(module)
+        seed = getattr(migration, "seed", None) or migration.create_groups
+        seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data_in_transactional_tests(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        _reseed_migration_data()
