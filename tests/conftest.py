@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,16 @@ from moderation.models import ApiKey
 from moderation.services.organizations import api_key_create
 
 from .factories import OrganizationFactory, UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """A test database of this run's own, so two runs on one machine never drop each other's."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +72,14 @@ class SignedKey:
     def url(self) -> str:
         return f"/api/v1/flags/{self.api_key.key_id}"
 
-    def headers(self, body: str, *, msg_id: str | None = None, timestamp: float | None = None,
-                secret: str | None = None) -> dict[str, str]:
+    def headers(
+        self,
+        body: str,
+        *,
+        msg_id: str | None = None,
+        timestamp: float | None = None,
+        secret: str | None = None,
+    ) -> dict[str, str]:
         msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         ts = int(timestamp if timestamp is not None else time.time())
         from datetime import UTC, datetime
@@ -72,8 +89,14 @@ class SignedKey:
         )
         return {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": signature}
 
-    def post(self, payload: Any, *, raw: bytes | None = None, content_type: str = "application/json",
-             **header_options: Any) -> Any:
+    def post(
+        self,
+        payload: Any,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        **header_options: Any,
+    ) -> Any:
         body = raw if raw is not None else json.dumps(payload).encode()
         headers = self.headers(body.decode("utf-8", "replace"), **header_options)
         return self.client.post(self.url, data=body, content_type=content_type, headers=headers)
@@ -144,7 +167,10 @@ def _reseed_migration_data() -> None:
 
     from django.apps import apps
 
-    for module in ("moderation.migrations.0002_seed_policy_categories", "accounts.migrations.0001_roles"):
+    for module in (
+        "moderation.migrations.0002_seed_policy_categories",
+        "accounts.migrations.0001_roles",
+    ):
         migration = importlib.import_module(module)
         seed = getattr(migration, "seed", None) or migration.create_groups
         seed(apps, None)

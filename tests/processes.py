@@ -27,7 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, every: float = 0.1) -> None:
+def wait_for(
+    condition: Callable[[], object], *, timeout: float, what: str, every: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -59,7 +61,11 @@ class Process:
     def start(self) -> Process:
         log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
@@ -98,8 +104,17 @@ class Redis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = Process(
             "redis",
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no"],
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             dict(os.environ),
             log_dir,
         )
@@ -107,7 +122,9 @@ class Redis:
     def _cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
 
     def ping(self) -> bool:
@@ -156,12 +173,24 @@ class Stack:
     def start_web(self) -> None:
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT, env=self.env, check=True,
+            cwd=ROOT,
+            env=self.env,
+            check=True,
         )
         self.web = Process(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "moderation.wsgi:application", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", "2", "--graceful-timeout", "5"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "moderation.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--graceful-timeout",
+                "5",
+            ],
             self.env,
             self.log_dir,
         ).start()

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from moderation.models import ApiKey, FlaggedItem, InboundBatch
-from moderation.services.organizations import api_key_retire_old_secrets, api_key_revoke, api_key_rotate
+from moderation.services.organizations import (
+    api_key_retire_old_secrets,
+    api_key_revoke,
+    api_key_rotate,
+)
 from moderation.services.subjects import subject_hash
 
 pytestmark = pytest.mark.django_db
@@ -249,11 +253,26 @@ def test_it_accepts_json_with_a_charset(signed_key, item):
         ({"flagged_at": "2999-01-01T00:00:00Z"}, "flagged_at"),
         ({"signals": []}, "signals"),
         ({"signals": [{"classifier": "c", "category": "violence", "score": 0.5}] * 21}, "signals"),
-        ({"signals": [{"classifier": "c", "category": "nope", "score": 0.5}]}, "signals[0].category"),
-        ({"signals": [{"classifier": "c", "category": "violence", "score": 1.5}]}, "signals[0].score"),
-        ({"signals": [{"classifier": "c", "category": "violence", "score": -0.1}]}, "signals[0].score"),
-        ({"signals": [{"classifier": "c", "category": "violence", "score": "0.5"}]}, "signals[0].score"),
-        ({"signals": [{"classifier": "c", "category": "violence", "score": True}]}, "signals[0].score"),
+        (
+            {"signals": [{"classifier": "c", "category": "nope", "score": 0.5}]},
+            "signals[0].category",
+        ),
+        (
+            {"signals": [{"classifier": "c", "category": "violence", "score": 1.5}]},
+            "signals[0].score",
+        ),
+        (
+            {"signals": [{"classifier": "c", "category": "violence", "score": -0.1}]},
+            "signals[0].score",
+        ),
+        (
+            {"signals": [{"classifier": "c", "category": "violence", "score": "0.5"}]},
+            "signals[0].score",
+        ),
+        (
+            {"signals": [{"classifier": "c", "category": "violence", "score": True}]},
+            "signals[0].score",
+        ),
         ({"signals": [{"category": "violence", "score": 0.5}]}, "signals[0].classifier"),
         ({"metadata": {"blob": "x" * 8200}}, "metadata"),
         ({"metadata": ["not", "an", "object"]}, "metadata"),

@@ -96,7 +96,9 @@ def test_a_signed_corpus_posted_to_the_server_is_queued_exactly_once(stack):
     assert len(items) == 1680
     for item in items:
         item["user_id"] = f"{item['user_id']}@raw.example"
-    answers = [sender.post(batch, msg_id=f"msg_corpus_{n}") for n, batch in enumerate(batches(items, 420))]
+    answers = [
+        sender.post(batch, msg_id=f"msg_corpus_{n}") for n, batch in enumerate(batches(items, 420))
+    ]
     assert [status for status, _ in answers] == [202, 202, 202, 202]
     assert sum(body["received"] for _, body in answers) == 1680
 
@@ -108,7 +110,9 @@ def test_a_signed_corpus_posted_to_the_server_is_queued_exactly_once(stack):
     # The raw user ids never reached the database: not in a row, not in a batch, nowhere.
     dump = subprocess.run(
         ["pg_dump", "--data-only", database_url_for_tests()],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "corpus-demo-classifier" in dump  # the dump does hold the data
     assert "@raw.example" not in dump
@@ -120,7 +124,9 @@ def test_overlapping_batches_from_many_clients_store_each_request_once(stack):
     stack.start_worker()
     items = corpus_items(organization="acme", count=600)
     # Every item is sent in three different messages, by concurrent clients.
-    messages = batches(items, 100) + batches(items[50:] + items[:50], 100) + batches(items[::-1], 100)
+    messages = (
+        batches(items, 100) + batches(items[50:] + items[:50], 100) + batches(items[::-1], 100)
+    )
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(sender.post, messages))
     assert {status for status, _ in answers} == {202}
