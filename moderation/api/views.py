@@ -161,8 +161,11 @@ def subject_lookup(request: HttpRequest) -> JsonResponse:
         return refused or _error(401, "unauthenticated")
     if not _is_json(request):
         return _error(415, f"content type must be application/json, not {request.content_type!r}")
+    body = _read_body(request)
+    if body is None:
+        return _error(413, f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
     try:
-        data = json.loads(request.body)
+        data = json.loads(body)
     except ValueError:
         return _error(400, "body is not valid JSON")
     if not isinstance(data, dict):
