@@ -1,4 +1,4 @@
-"""POST /api/v1/subjects/lookup (CONTRACT §4): a user's live status, for the key's organization only."""
+"""POST /api/v1/subjects/lookup (CONTRACT §4): a user's live status, for the key's organization."""
 
 from __future__ import annotations
 
@@ -198,7 +198,8 @@ def test_it_answers_415_to_other_content_types(signed_key, subject, content_type
 
 
 @pytest.mark.parametrize(
-    "raw", [b"{not json", b"[1, 2]", b'"u-42"', b"null", b"\xff\xfe{}"],
+    "raw",
+    [b"{not json", b"[1, 2]", b'"u-42"', b"null", b"\xff\xfe{}"],
     ids=["broken", "array", "string", "null", "not-utf8"],
 )
 def test_it_answers_400_to_a_body_that_is_not_a_json_object(signed_key, raw):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import URLValidator
+from django.core.validators import MaxLengthValidator, URLValidator
 
 from moderation.models import Organization
 from moderation.services.organizations import enforcement_endpoint_set
@@ -24,9 +24,14 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=options["slug"]).first()
         if organization is None:
             raise CommandError(f"no organization {options['slug']!r}")
+        max_length = Organization._meta.get_field("enforcement_url").max_length
         try:
             URLValidator(schemes=["http", "https"])(options["url"])
+            # The validator allows 2048 characters; the column holds fewer.
+            MaxLengthValidator(max_length)(options["url"])
         except ValidationError as exc:
-            raise CommandError(f"not an http(s) URL: {options['url']!r}") from exc
+            raise CommandError(
+                f"not an http(s) URL of at most {max_length} characters: {options['url']!r}"
+            ) from exc
         secret = enforcement_endpoint_set(organization=organization, url=options["url"])
         self.stdout.write(json.dumps({"secret": secret}))
