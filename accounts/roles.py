@@ -30,8 +30,22 @@ def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
 
 
 @transaction.atomic
-def role_assign(*, user: AbstractBaseUser, role: Role) -> None:
-    """Give the user exactly this role."""
+def role_assign(
+    *, user: AbstractBaseUser, role: Role, actor: AbstractBaseUser | None = None
+) -> None:
+    """Give the user exactly this role, and record the change (`actor` None: the command line)."""
+    from moderation.models import AuditAction
+    from moderation.services.audit import audit_record
+
+    before = user_role(user)
+    if before == role:
+        return
     groups = Group.objects.filter(name__in=[r.value for r in Role])
     user.groups.remove(*groups)  # type: ignore[attr-defined]
     user.groups.add(Group.objects.get(name=role.value))  # type: ignore[attr-defined]
+    audit_record(
+        actor=actor,
+        action=AuditAction.ROLE_CHANGE,
+        target=user.get_username(),
+        detail={"from": before.value if before else None, "to": role.value},
+    )

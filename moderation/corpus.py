@@ -28,7 +28,12 @@ def corpus_samples(path: Path = CORPUS_PATH) -> Iterator[dict[str, Any]]:
 
 
 def corpus_items(
-    *, organization: str, count: int | None = None, users: int = 40, seed: int = 1, prefix: str = "req"
+    *,
+    organization: str,
+    count: int | None = None,
+    users: int = 40,
+    seed: int = 1,
+    prefix: str = "req",
 ) -> list[dict[str, Any]]:
     """Flags API items made of the first `count` samples (all when None), deterministic per seed."""
     rng = random.Random(seed)
@@ -40,12 +45,20 @@ def corpus_items(
         known = [label for label in LABELS if label in sample] or ["H"]
         if positive:
             signals = [
-                {"classifier": CLASSIFIER, "category": label, "score": round(rng.uniform(0.7, 0.99), 3)}
+                {
+                    "classifier": CLASSIFIER,
+                    "category": label,
+                    "score": round(rng.uniform(0.7, 0.99), 3),
+                }
                 for label in positive
             ]
         else:
             signals = [
-                {"classifier": CLASSIFIER, "category": rng.choice(known), "score": round(rng.uniform(0.3, 0.7), 3)}
+                {
+                    "classifier": CLASSIFIER,
+                    "category": rng.choice(known),
+                    "score": round(rng.uniform(0.3, 0.7), 3),
+                }
             ]
         items.append(
             {

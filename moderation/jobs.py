@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from moderation.services import ingest
+import logging
+
+from moderation.services import claims, ingest
+
+log = logging.getLogger(__name__)
 
 
 def ingest_batch(batch_id: str) -> None:
@@ -13,5 +17,13 @@ def ingest_batch(batch_id: str) -> None:
         raise
 
 
-def sweep() -> int:
-    return ingest.batches_sweep()
+def periodic() -> None:
+    """The workers' housekeeping, every MODQUEUE_SWEEP_INTERVAL_SECONDS: each task on its own,
+    so one failing does not stop the others."""
+    for task in (ingest.batches_sweep, claims.claims_expire):
+        try:
+            task()
+        except Exception:
+            log.exception(
+                "periodic task %s failed; it runs again at the next interval", task.__name__
+            )

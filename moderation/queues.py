@@ -10,10 +10,10 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django_rq.queues import DjangoRQ
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 log = logging.getLogger(__name__)
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from moderation.models import (
+    WAITING_STATES,
     ApiKey,
     CategoryAlias,
+    Decision,
     FlaggedItem,
     InboundBatch,
-    ItemState,
     Organization,
     PolicyCategory,
     ReviewQueue,
+    Signal,
     Subject,
 )
 
@@ -44,11 +46,12 @@ def subject_find(*, organization: Organization, user_id_hash: str) -> Subject | 
     )
 
 
-def queue_summaries() -> list[dict[str, object]]:
-    """Per review queue: pending count and the oldest pending item's receipt time."""
+def queue_summaries(queues: list[ReviewQueue] | None = None) -> list[dict[str, object]]:
+    """Per review queue: how many items wait in it and when the oldest arrived."""
+    shown = queues if queues is not None else list(ReviewQueue)
     rows = {
         row["queue"]: row
-        for row in FlaggedItem.objects.filter(state=ItemState.PENDING)
+        for row in FlaggedItem.objects.filter(state__in=WAITING_STATES)
         .values("queue")
         .annotate(pending=Count("id"), oldest=Min("received_at"))
     }
@@ -59,13 +62,17 @@ def queue_summaries() -> list[dict[str, object]]:
             "pending": rows.get(queue.value, {}).get("pending", 0),
             "oldest": rows.get(queue.value, {}).get("oldest"),
         }
-        for queue in ReviewQueue
+        for queue in shown
     ]
 
 
-def pending_items(*, queue: str | None = None, limit: int = 50) -> QuerySet[FlaggedItem]:
-    """The next pending items in review order (the order reviewers will claim them in)."""
-    items = FlaggedItem.objects.filter(state=ItemState.PENDING)
+def pending_items(
+    *, queue: str | None = None, queues: list[ReviewQueue] | None = None, limit: int = 50
+) -> QuerySet[FlaggedItem]:
+    """The next waiting items in review order (the order reviewers will claim them in)."""
+    items = FlaggedItem.objects.filter(state__in=WAITING_STATES)
+    if queues is not None:
+        items = items.filter(queue__in=queues)
     if queue:
         items = items.filter(queue=queue)
     return (
@@ -73,3 +80,30 @@ def pending_items(*, queue: str | None = None, limit: int = 50) -> QuerySet[Flag
         .prefetch_related("signals__category")
         .order_by("-priority", "received_at")[:limit]
     )
+
+
+def item_signals(item: FlaggedItem) -> QuerySet[Signal]:
+    return item.signals.select_related("category").order_by("-score")
+
+
+def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
+    """The subject's items, newest first, each with its decisions (and `latest_decision`)."""
+    items = list(
+        subject.items.select_related("organization")
+        .prefetch_related(
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.select_related("reviewer").prefetch_related("categories"),
+            ),
+            Prefetch("signals", queryset=Signal.objects.select_related("category")),
+        )
+        .order_by("-flagged_at", "-id")[:limit]
+    )
+    for item in items:
+        decisions = list(item.decisions.all())
+        item.latest_decision = decisions[-1] if decisions else None  # type: ignore[attr-defined]
+    return items
+
+
+def decision_categories() -> list[PolicyCategory]:
+    return list(PolicyCategory.objects.order_by("name"))

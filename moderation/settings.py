@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_rq",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +88,21 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it answers a locked-out log in.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Log in throttling: after 5 failures for one username from one address, 15 minutes' pause.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "moderation.urls"
 WSGI_APPLICATION = "moderation.wsgi.application"
@@ -102,6 +117,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.role",
             ],
         },
     },
@@ -196,3 +212,6 @@ LOGGING = {
 
 # CONTRACT §6: the rolling window of violation rates.
 MODQUEUE_RATE_WINDOW_DAYS = env_int("MODQUEUE_RATE_WINDOW_DAYS", 30)
+
+# How long a claim lasts without renewal; the item page renews it while open (CONTRACT §8).
+MODQUEUE_LEASE_SECONDS = env_int("MODQUEUE_LEASE_SECONDS", 600)

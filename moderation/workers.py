@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 class SweepingWorker(Worker):
-    """Runs the batch sweeper with RQ's own maintenance, every MODQUEUE_SWEEP_INTERVAL_SECONDS.
+    """Runs our periodic tasks (the batch sweeper, expired leases) with RQ's own maintenance,
+    every MODQUEUE_SWEEP_INTERVAL_SECONDS.
 
     RQ only runs maintenance between blocking dequeues, so the dequeue timeout is cut to the
     sweep interval; an idle worker wakes that often, which is one cheap BLPOP.
@@ -30,15 +31,11 @@ class SweepingWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
-        if "ingest" not in self.queue_names():
-            return
         from moderation import jobs
 
         try:
             close_old_connections()
-            jobs.sweep()
-        except Exception:
-            log.exception("sweeper failed; it runs again at the next maintenance")
+            jobs.periodic()
         finally:
             # The work horse is forked from this process: it must not inherit a connection.
             connections.close_all()

@@ -67,7 +67,7 @@ def parse_body(raw: bytes) -> Any:
     except ValueError as exc:
         raise BodyError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise BodyError("body must be a JSON object: one item, or {\"items\": [...]}")
+        raise BodyError('body must be a JSON object: one item, or {"items": [...]}')
     return data
 
 
@@ -221,7 +221,9 @@ def _semantic_errors(
     if isinstance(organization, str) and organization:
         if key_organization and organization != key_organization:
             errors.append(
-                FieldError(at("organization"), "this API key may only write to its own organization")
+                FieldError(
+                    at("organization"), "this API key may only write to its own organization"
+                )
             )
         elif organization not in organizations:
             errors.append(FieldError(at("organization"), f"unknown organization {organization!r}"))
@@ -256,6 +258,8 @@ def _semantic_errors(
         size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
         if size > MAX_METADATA_BYTES:
             errors.append(
-                FieldError(at("metadata"), f"at most {MAX_METADATA_BYTES} bytes serialized, got {size}")
+                FieldError(
+                    at("metadata"), f"at most {MAX_METADATA_BYTES} bytes serialized, got {size}"
+                )
             )
     return errors

@@ -27,7 +27,9 @@ def signature_verify(*, body: str, headers: Mapping[str, str], secrets: Iterable
             reason = str(exc)
             if "timestamp" in reason:
                 # The same for every secret: the clock check comes before the signature.
-                raise SignatureError(f"{reason}: webhook-timestamp must be within 5 minutes") from exc
+                raise SignatureError(
+                    f"{reason}: webhook-timestamp must be within 5 minutes"
+                ) from exc
         except (ValueError, TypeError) as exc:
             # A malformed signature list ("v1" with no comma, bad base64) is a bad signature.
             reason = f"malformed webhook-signature: {exc}"

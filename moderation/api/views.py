@@ -30,7 +30,9 @@ from moderation.services import ingest
 from moderation.services.subjects import subject_hash
 
 
-def _errors(status: int, *errors: FieldError, headers: dict[str, str] | None = None) -> JsonResponse:
+def _errors(
+    status: int, *errors: FieldError, headers: dict[str, str] | None = None
+) -> JsonResponse:
     return JsonResponse(
         {"errors": [e.as_json() for e in errors]}, status=status, headers=headers or {}
     )
@@ -105,7 +107,11 @@ def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
         return _error(413, str(exc), path="items")
 
     key_org = api_key.organization.slug if api_key.organization else None
-    named = {i["organization"] for i in items if isinstance(i, dict) and isinstance(i.get("organization"), str)}
+    named = {
+        i["organization"]
+        for i in items
+        if isinstance(i, dict) and isinstance(i.get("organization"), str)
+    }
     valid, errors = validate_items(
         data,
         key_organization=key_org,

@@ -1,5 +1,7 @@
+from .audit import AuditAction, AuditEvent
 from .batches import BatchStatus, InboundBatch
-from .items import FlaggedItem, ItemState, ReviewQueue, Signal
+from .decisions import FINAL_VERDICTS, Decision, Verdict
+from .items import WAITING_STATES, FlaggedItem, ItemState, ReviewQueue, Signal
 from .organizations import (
     ApiKey,
     ApiKeySecret,
@@ -11,6 +13,12 @@ from .policy import SEVERITY_WEIGHT, CategoryAlias, PolicyCategory, Severity
 from .subjects import Subject, SubjectStatus
 
 __all__ = [
+    "FINAL_VERDICTS",
+    "WAITING_STATES",
+    "AuditAction",
+    "AuditEvent",
+    "Decision",
+    "Verdict",
     "SEVERITY_WEIGHT",
     "ApiKey",
     "ApiKeySecret",

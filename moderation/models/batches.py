@@ -37,7 +37,9 @@ class InboundBatch(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["api_key", "webhook_id"], name="batch_unique_webhook_id")
+            models.UniqueConstraint(
+                fields=["api_key", "webhook_id"], name="batch_unique_webhook_id"
+            )
         ]
         indexes = [
             # The sweeper's scan: only the (few) pending rows, oldest enqueue first.

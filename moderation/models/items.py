@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -19,10 +20,17 @@ class ReviewQueue(models.TextChoices):
 
 
 class ItemState(models.TextChoices):
+    """pending → claimed → decided, or pending → claimed → escalated → claimed → decided."""
+
     PENDING = "pending", "Pending"
     CLAIMED = "claimed", "Claimed"
+    # Waiting in the escalated queue for a senior or admin.
     ESCALATED = "escalated", "Escalated"
     DECIDED = "decided", "Decided"
+
+
+# The states in which an item waits in a queue for someone to claim it.
+WAITING_STATES = (ItemState.PENDING, ItemState.ESCALATED)
 
 
 class FlaggedItem(models.Model):
@@ -44,6 +52,18 @@ class FlaggedItem(models.Model):
         max_length=12, choices=ReviewQueue.choices, default=ReviewQueue.STANDARD
     )
     state = models.CharField(max_length=12, choices=ItemState.choices, default=ItemState.PENDING)
+    # The lease of the reviewer who holds the item (state "claimed"); renewed while the page
+    # is open, taken back by the workers once it runs out.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claimed_items",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -52,14 +72,29 @@ class FlaggedItem(models.Model):
             )
         ]
         indexes = [
-            # Next item to review in a queue: highest priority, then oldest. Partial, so it
-            # stays the size of the backlog, not of the history.
+            # The next item to claim: highest priority, then oldest. Partial, so it stays the
+            # size of the backlog, not of the history; the claim walks it in order.
             models.Index(
-                "queue",
                 models.F("priority").desc(),
                 "received_at",
-                name="item_pending_queue_idx",
-                condition=models.Q(state="pending"),
+                name="item_waiting_idx",
+                condition=models.Q(state__in=["pending", "escalated"]),
+            ),
+            # Per-queue counts on the queue page.
+            models.Index(
+                "queue",
+                "received_at",
+                name="item_waiting_queue_idx",
+                condition=models.Q(state__in=["pending", "escalated"]),
+            ),
+            # Leases for the workers to take back.
+            models.Index(
+                "lease_expires_at",
+                name="item_claimed_lease_idx",
+                condition=models.Q(state="claimed"),
+            ),
+            models.Index(
+                "claimed_by", name="item_claimed_by_idx", condition=models.Q(state="claimed")
             ),
             # A subject's history, newest first.
             models.Index("subject", models.F("flagged_at").desc(), name="item_subject_idx"),

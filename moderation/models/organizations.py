@@ -47,9 +47,7 @@ class ApiKey(models.Model):
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="api_keys"
     )
-    rate_per_second = models.PositiveIntegerField(
-        default=settings.MODQUEUE_DEFAULT_RATE_PER_SECOND
-    )
+    rate_per_second = models.PositiveIntegerField(default=settings.MODQUEUE_DEFAULT_RATE_PER_SECOND)
     rate_burst = models.PositiveIntegerField(default=settings.MODQUEUE_DEFAULT_RATE_BURST)
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)

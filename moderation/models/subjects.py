@@ -18,7 +18,9 @@ class SubjectStatus(models.TextChoices):
 class Subject(models.Model):
     """The materialised status row of one end user of one organization."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subjects")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="subjects"
+    )
     # HMAC-SHA256 under the pepper over "{organization}:{user_id}"; the raw id is never stored.
     user_id_hash = models.CharField(max_length=64)
     status = models.CharField(

@@ -262,9 +262,7 @@ def batches_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
     for batch_id in candidates:
         if queues.ingest_job_alive(batch_id, stale_before=stale_before):
             continue
-        InboundBatch.objects.filter(pk=batch_id, status=BatchStatus.PENDING).update(
-            enqueued_at=now
-        )
+        InboundBatch.objects.filter(pk=batch_id, status=BatchStatus.PENDING).update(enqueued_at=now)
         queues.enqueue_ingest(batch_id)
         swept += 1
     if swept:

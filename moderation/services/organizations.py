@@ -19,7 +19,9 @@ def organization_ensure(*, slug: str, name: str | None = None) -> Organization:
 def api_key_create(*, name: str, organization_slug: str | None) -> tuple[ApiKey, str]:
     """A new key with one secret; the organization is created if missing (CONTRACT §2)."""
     organization = organization_ensure(slug=organization_slug) if organization_slug else None
-    api_key = ApiKey.objects.create(key_id=ApiKey.new_key_id(), name=name, organization=organization)
+    api_key = ApiKey.objects.create(
+        key_id=ApiKey.new_key_id(), name=name, organization=organization
+    )
     return api_key, _secret_add(api_key)
 
 

@@ -169,7 +169,9 @@ def _worker_holds_open_transaction() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+            "AND state = 'idle in transaction' AND pid <> pg_backend_pid() "
+            # The ingest transaction's last statement before the injected sleep.
+            "AND query LIKE 'INSERT INTO \"moderation_signal\"%%'"
         )
         return cursor.fetchone()[0] > 0
 

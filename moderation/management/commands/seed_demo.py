@@ -26,7 +26,9 @@ class Command(BaseCommand):
     help = "Load demo organizations, users and flagged items from the shipped corpus."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--items", type=int, default=300, help="flagged items per run (default 300)")
+        parser.add_argument(
+            "--items", type=int, default=300, help="flagged items per run (default 300)"
+        )
         parser.add_argument(
             "--password-env",
             metavar="VAR",
@@ -41,7 +43,13 @@ class Command(BaseCommand):
         password = os.environ.get(options["password_env"]) or "modqueue-demo"
         for name, role in USERS:
             os.environ["_MODQUEUE_SEED_PASSWORD"] = password
-            call_command("add_user", name, role=role.value, password_env="_MODQUEUE_SEED_PASSWORD", stdout=self.stdout)
+            call_command(
+                "add_user",
+                name,
+                role=role.value,
+                password_env="_MODQUEUE_SEED_PASSWORD",
+                stdout=self.stdout,
+            )
         os.environ.pop("_MODQUEUE_SEED_PASSWORD", None)
 
         for slug, name in ORGANIZATIONS:
@@ -61,7 +69,7 @@ class Command(BaseCommand):
 
         pending = InboundBatch.objects.filter(status=BatchStatus.PENDING).count()
         self.stdout.write(f"accepted {accepted} flagged items ({pending} batches still queued)")
-        self.stdout.write("demo logins (password: %s):" % password)
+        self.stdout.write(f"demo logins (password: {password}):")
         for name, role in USERS:
             self.stdout.write(f"  {name:<9} {role.label}")
 

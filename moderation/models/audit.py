@@ -1,0 +1,56 @@
+"""The audit log: an append-only record of who saw and did what.
+
+Rows are only ever inserted (services/audit.py); on PostgreSQL a trigger refuses UPDATE
+and DELETE, so not even a bug or a shell session can rewrite history.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    ITEM_VIEW = "item.view", "Viewed item"
+    ITEM_CLAIM = "item.claim", "Claimed item"
+    ITEM_SKIP = "item.skip", "Skipped item"
+    ITEM_LEASE_EXPIRED = "item.lease_expired", "Lease expired"
+    ITEM_DECIDE = "item.decide", "Decided item"
+    ITEM_ESCALATE = "item.escalate", "Escalated item"
+    CONTENT_REVEAL = "content.reveal", "Revealed content"
+    SUBJECT_VIEW = "subject.view", "Viewed subject"
+    ROLE_CHANGE = "role.change", "Changed role"
+
+
+class AuditEvent(models.Model):
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # None for the system itself (workers, thresholds).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    item = models.ForeignKey(
+        "moderation.FlaggedItem", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    subject = models.ForeignKey(
+        "moderation.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Who or what the action was about when it is not an item or subject (a user's role).
+    target = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index("actor", models.F("at").desc(), name="audit_actor_idx"),
+            models.Index("action", models.F("at").desc(), name="audit_action_idx"),
+            models.Index("item", name="audit_item_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_id} {self.action}"

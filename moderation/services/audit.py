@@ -1,0 +1,33 @@
+"""Writing the audit log: every view, claim, decision, reveal and role change, with its actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from moderation.models import AuditAction, AuditEvent, FlaggedItem, Subject
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: AuditAction,
+    item: FlaggedItem | None = None,
+    subject: Subject | None = None,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event. Call it inside the transaction of the action it records."""
+    if subject is not None:
+        subject_id = subject.pk
+    else:
+        subject_id = item.subject_id if item is not None else None
+    return AuditEvent.objects.create(
+        actor=actor,
+        action=action,
+        item=item,
+        subject_id=subject_id,
+        target=target,
+        detail=detail or {},
+    )

@@ -1,0 +1,149 @@
+"""Claims: who reviews which item, under a lease, never two reviewers at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.roles import Role, user_has_role
+from moderation.models import AuditAction, FlaggedItem, ItemState, ReviewQueue
+from moderation.services.audit import audit_record
+
+
+def reviewable_queues(user: AbstractBaseUser) -> list[ReviewQueue]:
+    """The queues a user may claim from: the escalated one is for seniors and admins."""
+    queues = [ReviewQueue.CRITICAL, ReviewQueue.STANDARD]
+    if user_has_role(user, Role.SENIOR):
+        queues.append(ReviewQueue.ESCALATED)
+    return queues
+
+
+def lease_length() -> timedelta:
+    return timedelta(seconds=settings.MODQUEUE_LEASE_SECONDS)
+
+
+def claim_held(*, user: AbstractBaseUser, now: datetime | None = None) -> FlaggedItem | None:
+    """The item the user holds under a live lease, if any (one at a time)."""
+    now = now or timezone.now()
+    return (
+        FlaggedItem.objects.filter(
+            state=ItemState.CLAIMED, claimed_by=user, lease_expires_at__gt=now
+        )
+        .order_by("claimed_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def claim_next(
+    *,
+    user: AbstractBaseUser,
+    queue: ReviewQueue | None = None,
+    exclude: Sequence[int] = (),
+) -> FlaggedItem | None:
+    """Claim the highest-priority waiting item the user may review, or None if there is none.
+
+    A user who already holds an item gets that item again, so a reload or a second tab
+    never claims a second one; `exclude` holds items the user just skipped. Rows other
+    reviewers are claiming right now are skipped, not waited for (`SKIP LOCKED`), so
+    concurrent claims never block or collide.
+    """
+    now = timezone.now()
+    held = claim_held(user=user, now=now)
+    if held is not None and (queue is None or held.queue == queue):
+        return held
+    if held is not None:
+        _release(held, user=user, action=AuditAction.ITEM_SKIP)
+
+    if settings.MODQUEUE_INLINE_JOBS:
+        # No workers in the demo to take back expired leases: do it here.
+        claims_expire(now=now)
+
+    allowed = reviewable_queues(user)
+    queues = [queue] if queue in allowed else allowed if queue is None else []
+    if not queues:
+        return None
+    waiting = Q(
+        state=ItemState.PENDING, queue__in=[q for q in queues if q != ReviewQueue.ESCALATED]
+    )
+    if ReviewQueue.ESCALATED in queues:
+        waiting |= Q(state=ItemState.ESCALATED)
+    item = (
+        FlaggedItem.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(waiting)
+        .exclude(pk__in=exclude)
+        .order_by("-priority", "received_at")
+        .first()
+    )
+    if item is None:
+        return None
+    item.state = ItemState.CLAIMED
+    item.claimed_by = user  # type: ignore[assignment]
+    item.claimed_at = now
+    item.lease_expires_at = now + lease_length()
+    item.save(update_fields=["state", "claimed_by", "claimed_at", "lease_expires_at"])
+    audit_record(actor=user, action=AuditAction.ITEM_CLAIM, item=item)
+    return item
+
+
+def claim_renew(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:
+    """Extend the user's live lease on the item; False if they no longer hold it."""
+    now = timezone.now()
+    renewed = FlaggedItem.objects.filter(
+        pk=item.pk, state=ItemState.CLAIMED, claimed_by=user, lease_expires_at__gt=now
+    ).update(lease_expires_at=now + lease_length())
+    return renewed == 1
+
+
+@transaction.atomic
+def claim_release(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:
+    """Skip: give the item back to its queue. False if the user did not hold it."""
+    locked = (
+        FlaggedItem.objects.select_for_update()
+        .filter(pk=item.pk, state=ItemState.CLAIMED, claimed_by=user)
+        .first()
+    )
+    if locked is None:
+        return False
+    _release(locked, user=user, action=AuditAction.ITEM_SKIP)
+    return True
+
+
+def _release(
+    item: FlaggedItem,
+    *,
+    user: AbstractBaseUser | None,
+    action: AuditAction,
+    detail: dict[str, object] | None = None,
+) -> None:
+    item.state = ItemState.ESCALATED if item.queue == ReviewQueue.ESCALATED else ItemState.PENDING
+    item.claimed_by = None
+    item.claimed_at = None
+    item.lease_expires_at = None
+    item.save(update_fields=["state", "claimed_by", "claimed_at", "lease_expires_at"])
+    audit_record(actor=user, action=action, item=item, detail=detail)
+
+
+@transaction.atomic
+def claims_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Return items whose lease ran out to their queue; returns how many (run by the workers)."""
+    now = now or timezone.now()
+    expired = list(
+        FlaggedItem.objects.select_for_update(skip_locked=True).filter(
+            state=ItemState.CLAIMED, lease_expires_at__lte=now
+        )[:limit]
+    )
+    for item in expired:
+        _release(
+            item,
+            user=None,
+            action=AuditAction.ITEM_LEASE_EXPIRED,
+            detail={"holder": item.claimed_by_id},
+        )
+    return len(expired)

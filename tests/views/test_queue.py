@@ -1,0 +1,57 @@
+"""/queue/: counts and age per queue, and "Review next"."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.models import ItemState, ReviewQueue
+from tests.factories import FlaggedItemFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_needs_a_signed_in_user(client):
+    assert client.get("/queue/")["Location"].startswith("/accounts/login/")
+
+
+def test_it_shows_counts_per_queue_and_review_next(client, reviewer):
+    FlaggedItemFactory.create_batch(3, queue=ReviewQueue.STANDARD)
+    FlaggedItemFactory(queue=ReviewQueue.CRITICAL)
+    FlaggedItemFactory(queue=ReviewQueue.STANDARD, state=ItemState.DECIDED)
+    client.force_login(reviewer)
+    response = client.get("/queue/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'aria-label="3 pending"' in page and 'aria-label="1 pending"' in page
+    assert "Review next" in page
+    # Reviewers do not see the escalated queue.
+    assert "Escalated" not in page
+
+
+def test_seniors_see_the_escalated_queue(client, senior):
+    FlaggedItemFactory(queue=ReviewQueue.ESCALATED, state=ItemState.ESCALATED)
+    client.force_login(senior)
+    assert "Escalated" in client.get("/queue/").content.decode()
+
+
+def test_review_next_claims_and_opens_the_item(client, reviewer):
+    item = FlaggedItemFactory()
+    client.force_login(reviewer)
+    response = client.post("/queue/next/")
+    assert response.status_code == 302 and response["Location"] == f"/items/{item.pk}/"
+    item.refresh_from_db()
+    assert item.claimed_by == reviewer
+
+
+def test_review_next_on_an_empty_queue_says_so(client, reviewer):
+    client.force_login(reviewer)
+    response = client.post("/queue/next/", follow=True)
+    assert "Queue empty" in response.content.decode()
+
+
+def test_a_user_without_a_role_is_refused(client):
+    nobody = UserFactory(username="nobody")
+    nobody.groups.clear()
+    client.force_login(nobody)
+    assert client.get("/queue/").status_code == 403
+    assert client.post("/queue/next/").status_code == 403
