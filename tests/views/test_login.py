@@ -49,3 +49,11 @@ def test_log_out_needs_post(client, reviewer):
     assert client.get("/accounts/logout/").status_code == 405
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/queue/").status_code == 302
+
+
+def test_unknown_pages_get_the_projects_404(client, reviewer, settings):
+    settings.DEBUG = False
+    client.force_login(reviewer)
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Not found" in response.content.decode()
