@@ -8,4 +8,5 @@ from accounts.roles import RANK, Role, user_role
 def role(request: HttpRequest) -> dict[str, object]:
     """The signed-in user's role, for the navigation (permissions are checked in views)."""
     held = user_role(request.user) if hasattr(request, "user") else None
-    return {"role": held, "is_admin": held is not None and RANK[held] >= RANK[Role.ADMIN]}
+    rank = RANK[held] if held is not None else 0
+    return {"role": held, "is_senior": rank >= RANK[Role.SENIOR], "is_admin": rank >= RANK[Role.ADMIN]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from moderation.services import claims, ingest
+from moderation.services import claims, deliveries, ingest, rates
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +17,19 @@ def ingest_batch(batch_id: str) -> None:
         raise
 
 
+def deliver(delivery_id: int) -> None:
+    deliveries.delivery_attempt(delivery_id=delivery_id)
+
+
 def periodic() -> None:
     """The workers' housekeeping, every MODQUEUE_SWEEP_INTERVAL_SECONDS: each task on its own,
     so one failing does not stop the others."""
-    for task in (ingest.batches_sweep, claims.claims_expire):
+    for task in (
+        ingest.batches_sweep,
+        claims.claims_expire,
+        deliveries.deliveries_due,
+        rates.rates_roll_forward,
+    ):
         try:
             task()
         except Exception:

@@ -74,3 +74,13 @@ def ingest_job_alive(batch_id: object, *, stale_before: datetime) -> bool:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    """Queue one attempt of an enforcement webhook, after commit."""
+    if settings.MODQUEUE_INLINE_JOBS:
+        from moderation import jobs
+
+        transaction.on_commit(lambda: jobs.deliver(delivery_id), robust=True)
+        return
+    django_rq.get_queue("enforcement").enqueue("moderation.jobs.deliver", delivery_id)

@@ -9,6 +9,7 @@ from moderation.models import (
     ApiKey,
     CategoryAlias,
     Decision,
+    EnforcementAction,
     FlaggedItem,
     InboundBatch,
     Organization,
@@ -107,3 +108,11 @@ def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
 
 def decision_categories() -> list[PolicyCategory]:
     return list(PolicyCategory.objects.order_by("name"))
+
+
+def subject_actions(subject: Subject) -> list[EnforcementAction]:
+    return list(
+        subject.actions.select_related("actor", "approved_by")
+        .prefetch_related("appeals")
+        .order_by("-created_at")
+    )

@@ -210,8 +210,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# CONTRACT §6: the rolling window of violation rates.
-MODQUEUE_RATE_WINDOW_DAYS = env_int("MODQUEUE_RATE_WINDOW_DAYS", 30)
 
 # How long a claim lasts without renewal; the item page renews it while open (CONTRACT §8).
 MODQUEUE_LEASE_SECONDS = env_int("MODQUEUE_LEASE_SECONDS", 600)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from moderation.views import audit, items, queue, subjects
+from moderation.views import appeals, audit, enforcement, items, queue, subjects, thresholds
 
 urlpatterns = [
     path("", queue.home, name="home"),
@@ -15,6 +15,21 @@ urlpatterns = [
         subjects.subject_detail,
         name="subject",
     ),
+    path(
+        "subjects/<slug:organization>/<str:user_id_hash>/act/",
+        subjects.subject_act,
+        name="subject-act",
+    ),
+    path("enforcement/", enforcement.enforcement_index, name="enforcement"),
+    path("enforcement/<uuid:pk>/decide/", enforcement.proposal_decide, name="proposal-decide"),
+    path(
+        "enforcement/deliveries/<int:pk>/redeliver/",
+        enforcement.delivery_redeliver,
+        name="delivery-redeliver",
+    ),
+    path("settings/thresholds/", thresholds.thresholds_edit, name="thresholds"),
+    path("appeals/", appeals.appeals_index, name="appeals"),
+    path("appeals/<uuid:pk>/decide/", appeals.appeal_decide, name="appeal-decide"),
     path("audit/", audit.audit_index, name="audit"),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("moderation.api.urls")),

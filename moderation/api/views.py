@@ -26,8 +26,9 @@ from moderation.api.schema import (
 )
 from moderation.api.signatures import SignatureError, signature_verify
 from moderation.models import ApiKey, InboundBatch, Organization
-from moderation.services import ingest
+from moderation.services import appeals, ingest
 from moderation.services.subjects import subject_hash
+from moderation.services.thresholds import thresholds_for
 
 
 def _errors(
@@ -67,10 +68,10 @@ def _is_json(request: HttpRequest) -> bool:
     return request.content_type == "application/json"
 
 
-@csrf_exempt
-@require_POST
-def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
-    """POST /api/v1/flags/<key_id>: a signed message of one item or up to 500."""
+def _signed(request: HttpRequest, key_id: str) -> tuple[ApiKey, bytes] | JsonResponse:
+    """Authenticate a Standard Webhooks message (CONTRACT §3): the key and the raw body, or
+    the error answer. The order is the contract's: size, key, content type, UTF-8,
+    signature, then the key's rate limit."""
     body = _read_body(request)
     if body is None:
         return _error(413, f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
@@ -90,6 +91,17 @@ def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
     auth.api_key_touch(api_key)
     if limited := _rate_limited(api_key):
         return limited
+    return api_key, body
+
+
+@csrf_exempt
+@require_POST
+def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
+    """POST /api/v1/flags/<key_id>: a signed message of one item or up to 500."""
+    signed = _signed(request, key_id)
+    if isinstance(signed, JsonResponse):
+        return signed
+    api_key, body = signed
 
     webhook_id = request.headers["webhook-id"]
     if len(webhook_id) > 256:
@@ -177,18 +189,10 @@ def subject_lookup(request: HttpRequest) -> JsonResponse:
     if not isinstance(data, dict):
         return _error(400, "body must be a JSON object")
 
-    errors = _lookup_errors(data, api_key)
-    if errors:
-        return _errors(422, *errors)
-    slug = data.get("organization") or api_key.organization.slug  # type: ignore[union-attr]
-    if api_key.organization and slug != api_key.organization.slug:
-        return _error(403, "this API key may only read its own organization", "organization")
-    organization = Organization.objects.filter(slug=slug).first()
-    if organization is None:
-        return _error(404, f"unknown organization {slug!r}", "organization")
-    user_hash = data.get("user_id_hash") or subject_hash(
-        organization_slug=slug, user_id=data["user_id"]
-    )
+    found = _subject_ref(data, api_key)
+    if isinstance(found, JsonResponse):
+        return found
+    organization, user_hash = found
     subject = selectors.subject_find(organization=organization, user_id_hash=user_hash)
     if subject is None:
         return _error(404, "this user was never flagged")
@@ -200,13 +204,30 @@ def subject_lookup(request: HttpRequest) -> JsonResponse:
             "violations": subject.violations,
             "reviewed": subject.reviewed,
             "violation_rate": subject.violation_rate,
-            "window_days": settings.MODQUEUE_RATE_WINDOW_DAYS,
+            "window_days": thresholds_for(organization).window_days,
             "updated_at": subject.updated_at.isoformat().replace("+00:00", "Z"),
         }
     )
 
 
-def _lookup_errors(data: dict[str, Any], api_key: ApiKey) -> list[FieldError]:
+def _subject_ref(data: dict[str, Any], api_key: ApiKey) -> tuple[Organization, str] | JsonResponse:
+    """The organization and user id hash a body names, within the key's reach."""
+    errors = _subject_errors(data, api_key)
+    if errors:
+        return _errors(422, *errors)
+    slug = data.get("organization") or api_key.organization.slug  # type: ignore[union-attr]
+    if api_key.organization and slug != api_key.organization.slug:
+        return _error(403, "this API key may only reach its own organization", "organization")
+    organization = Organization.objects.filter(slug=slug).first()
+    if organization is None:
+        return _error(404, f"unknown organization {slug!r}", "organization")
+    user_hash = data.get("user_id_hash") or subject_hash(
+        organization_slug=slug, user_id=data["user_id"]
+    )
+    return organization, user_hash
+
+
+def _subject_errors(data: dict[str, Any], api_key: ApiKey) -> list[FieldError]:
     errors = []
     org = data.get("organization")
     if org is not None and (not isinstance(org, str) or not org):
@@ -225,3 +246,45 @@ def _lookup_errors(data: dict[str, Any], api_key: ApiKey) -> list[FieldError]:
     ):
         errors.append(FieldError("user_id_hash", "must be 64 lowercase hex characters"))
     return errors
+
+
+@csrf_exempt
+@require_POST
+def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
+    """POST /api/v1/appeals/<key_id> (CONTRACT §4b), signed as the flags API is."""
+    signed = _signed(request, key_id)
+    if isinstance(signed, JsonResponse):
+        return signed
+    api_key, body = signed
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _error(400, "body is not valid JSON")
+    if not isinstance(data, dict):
+        return _error(400, "body must be a JSON object")
+    errors = _subject_errors(data, api_key)
+    action_id, message = data.get("action_id"), data.get("message")
+    if not isinstance(action_id, str) or not action_id:
+        errors.append(FieldError("action_id", "required: the action_id of the action appealed"))
+    if not isinstance(message, str) or not 1 <= len(message) <= appeals.MAX_MESSAGE:
+        errors.append(FieldError("message", f"a string of 1 to {appeals.MAX_MESSAGE} characters"))
+    extra = sorted(set(data) - {"organization", "user_id", "user_id_hash", "action_id", "message"})
+    errors.extend(FieldError(name, "unknown field") for name in extra)
+    if errors:
+        return _errors(422, *errors)
+    found = _subject_ref(data, api_key)
+    if isinstance(found, JsonResponse):
+        return found
+    organization, user_hash = found
+    try:
+        appeal = appeals.appeal_create(
+            organization=organization,
+            user_id_hash=user_hash,
+            action_id=str(action_id),
+            message=str(message),
+        )
+    except appeals.AppealNotFound:
+        return _error(404, "no such action for this organization and user", "action_id")
+    except appeals.AppealOpen:
+        return _error(409, "an appeal of this action is still open", "action_id")
+    return JsonResponse({"appeal_id": str(appeal.pk)}, status=202)

@@ -1,6 +1,18 @@
 from .audit import AuditAction, AuditEvent
 from .batches import BatchStatus, InboundBatch
 from .decisions import FINAL_VERDICTS, Decision, Verdict
+from .enforcement import (
+    ActionKind,
+    ActionState,
+    Appeal,
+    AppealState,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    EnforcementAction,
+    ThresholdChange,
+    Thresholds,
+)
 from .items import WAITING_STATES, FlaggedItem, ItemState, ReviewQueue, Signal
 from .organizations import (
     ApiKey,
@@ -13,6 +25,16 @@ from .policy import SEVERITY_WEIGHT, CategoryAlias, PolicyCategory, Severity
 from .subjects import Subject, SubjectStatus
 
 __all__ = [
+    "ActionKind",
+    "ActionState",
+    "Appeal",
+    "AppealState",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
+    "EnforcementAction",
+    "ThresholdChange",
+    "Thresholds",
     "FINAL_VERDICTS",
     "WAITING_STATES",
     "AuditAction",

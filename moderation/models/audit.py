@@ -21,6 +21,13 @@ class AuditAction(models.TextChoices):
     CONTENT_REVEAL = "content.reveal", "Revealed content"
     SUBJECT_VIEW = "subject.view", "Viewed subject"
     ROLE_CHANGE = "role.change", "Changed role"
+    ENFORCEMENT_TAKEN = "enforcement.taken", "Took enforcement action"
+    ENFORCEMENT_PROPOSED = "enforcement.proposed", "Proposed removal"
+    ENFORCEMENT_REJECTED = "enforcement.rejected", "Rejected removal"
+    DELIVERY_REDELIVER = "delivery.redeliver", "Redelivered webhook"
+    THRESHOLDS_CHANGE = "thresholds.change", "Changed thresholds"
+    APPEAL_RECEIVED = "appeal.received", "Received appeal"
+    APPEAL_DECIDE = "appeal.decide", "Decided appeal"
 
 
 class AuditEvent(models.Model):

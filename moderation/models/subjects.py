@@ -26,12 +26,23 @@ class Subject(models.Model):
     status = models.CharField(
         max_length=12, choices=SubjectStatus.choices, default=SubjectStatus.ACTIVE
     )
+    # Over the rolling window (CONTRACT §6), kept current by services/rates.py.
     violations = models.PositiveIntegerField(default=0)
     reviewed = models.PositiveIntegerField(default=0)
+    # When the oldest decision counted leaves the window: the periodic roll-forward recounts
+    # the subjects whose moment has come, and only those.
+    window_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        indexes = [
+            models.Index(
+                "window_expires_at",
+                name="subject_window_idx",
+                condition=models.Q(window_expires_at__isnull=False),
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "user_id_hash"], name="subject_unique_per_org"

@@ -20,6 +20,7 @@ from moderation.models import (
 )
 from moderation.services.audit import audit_record
 from moderation.services.claims import reviewable_queues
+from moderation.services.enforcement import enforcement_evaluate
 
 MAX_NOTE = 5000
 
@@ -133,4 +134,7 @@ def decision_record(
             "decision": decision.pk,
         },
     )
+    if verdict != Verdict.ESCALATE:
+        # The user's figures, and what the thresholds make of them, move with each decision.
+        enforcement_evaluate(subject=locked.subject)
     return decision

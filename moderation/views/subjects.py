@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import subject_for_reviewer
+from accounts.access import role_required, subject_for_reviewer
+from accounts.roles import Role, user_has_role
 from moderation import selectors
-from moderation.models import AuditAction
+from moderation.models import ActionKind, AuditAction
+from moderation.services import enforcement
 from moderation.services.audit import audit_record
 
 
@@ -21,5 +24,35 @@ def subject_detail(request: HttpRequest, organization: str, user_id_hash: str) -
     return render(
         request,
         "moderation/subject.html",
-        {"subject": subject, "history": selectors.subject_history(subject, limit=200)},
+        {
+            "subject": subject,
+            "history": selectors.subject_history(subject, limit=200),
+            "actions": selectors.subject_actions(subject),
+            "can_act": user_has_role(request.user, Role.SENIOR),
+            "action_kinds": ActionKind.choices,
+        },
     )
+
+
+@role_required(Role.SENIOR)
+@require_POST
+def subject_act(request: HttpRequest, organization: str, user_id_hash: str) -> HttpResponse:
+    """A senior's or admin's own warn, restrict, remove or reinstate, with a reason."""
+    subject = subject_for_reviewer(request, organization, user_id_hash)
+    kind = request.POST.get("kind", "")
+    if kind not in ActionKind.values:
+        messages.error(request, "Choose an action.")
+    else:
+        try:
+            enforcement.action_by_hand(
+                subject=subject,
+                kind=ActionKind(kind),
+                user=request.user,
+                reason=request.POST.get("reason", ""),
+            )
+            messages.success(
+                request, f"{ActionKind(kind).label} taken; the platform is being told."
+            )
+        except enforcement.EnforcementRefused as refused:
+            messages.error(request, str(refused))
+    return redirect("subject", organization=organization, user_id_hash=user_id_hash)

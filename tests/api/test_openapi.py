@@ -23,7 +23,7 @@ from ..factories import SubjectFactory
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"
 DOCUMENT_URI = "urn:modqueue:openapi"
 API_PREFIX = "/api/v1/"
-API_VIEWS = {views.flags_receive, views.batch_status, views.subject_lookup}
+API_VIEWS = {views.flags_receive, views.batch_status, views.subject_lookup, views.appeal_receive}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 

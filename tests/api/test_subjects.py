@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from moderation.models import Subject
+from moderation.models import Subject, Thresholds
 from moderation.services.ingest import batch_process
 from moderation.services.organizations import api_key_revoke
 from moderation.services.subjects import subject_hash
@@ -111,8 +111,9 @@ def test_a_fresh_subject_is_active_with_a_rate_of_zero(signed_key, item):
     assert datetime.fromisoformat(body["updated_at"]).tzinfo is not None
 
 
-def test_the_window_follows_the_setting(signed_key, subject, settings):
-    settings.MODQUEUE_RATE_WINDOW_DAYS = 7
+def test_the_window_follows_the_organizations_thresholds(signed_key, subject, acme):
+    assert lookup(signed_key, {"user_id": "u-42"}).json()["window_days"] == 30
+    Thresholds.objects.create(organization=acme, window_days=7)
     assert lookup(signed_key, {"user_id": "u-42"}).json()["window_days"] == 7
 
 

@@ -26,9 +26,10 @@ def test_it_shows_status_counts_and_history(client, reviewer):
     client.force_login(reviewer)
     url = f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
     page = client.get(url).content.decode()
+    # One violation of one reviewed: the figures are recounted and the warn threshold met.
     for text in (
-        "Active",
-        "50%",
+        "Warned",
+        "100%",
         f"#{item.pk}",
         "Violation",
         "Fraud and scams",

@@ -1,0 +1,113 @@
+"""Appeals (CONTRACT §4b): a user contests an action; a senior or admin who had no part in
+it decides; upheld reinstates the user."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.roles import Role, user_has_role
+from moderation.models import (
+    ActionKind,
+    ActionState,
+    Appeal,
+    AppealState,
+    AuditAction,
+    EnforcementAction,
+    Organization,
+    SubjectStatus,
+)
+from moderation.services.audit import audit_record
+from moderation.services.enforcement import EnforcementRefused, action_by_hand
+
+MAX_MESSAGE = 5000
+
+
+class AppealNotFound(Exception):
+    pass
+
+
+class AppealOpen(Exception):
+    pass
+
+
+def appeal_create(
+    *, organization: Organization, user_id_hash: str, action_id: str, message: str
+) -> Appeal:
+    """Record an appeal of a taken action of this organization's user."""
+    try:
+        action_uuid = uuid.UUID(action_id)
+    except ValueError as exc:
+        raise AppealNotFound from exc
+    action = (
+        EnforcementAction.objects.select_related("subject")
+        .filter(
+            pk=action_uuid,
+            subject__organization=organization,
+            subject__user_id_hash=user_id_hash,
+            state=ActionState.TAKEN,
+        )
+        .exclude(kind=ActionKind.REINSTATE)
+        .first()
+    )
+    if action is None:
+        raise AppealNotFound
+    try:
+        with transaction.atomic():
+            appeal = Appeal.objects.create(action=action, message=message)
+            audit_record(
+                actor=None,
+                action=AuditAction.APPEAL_RECEIVED,
+                subject=action.subject,
+                detail={"appeal": str(appeal.pk), "action": str(action.pk)},
+            )
+    except IntegrityError as exc:
+        raise AppealOpen from exc
+    return appeal
+
+
+def appeal_may_decide(appeal: Appeal, user: AbstractBaseUser) -> bool:
+    """A senior or admin who neither took nor approved the action."""
+    action = appeal.action
+    return (
+        user_has_role(user, Role.SENIOR)
+        and action.actor_id != user.pk
+        and action.approved_by_id != user.pk
+    )
+
+
+@transaction.atomic
+def appeal_decide(*, appeal: Appeal, user: AbstractBaseUser, upheld: bool, reason: str) -> Appeal:
+    locked = Appeal.objects.select_for_update().select_related("action__subject").get(pk=appeal.pk)
+    if locked.state != AppealState.OPEN:
+        raise EnforcementRefused("This appeal has already been decided.")
+    if not appeal_may_decide(locked, user):
+        raise EnforcementRefused(
+            "Appeals are decided by a senior or admin who neither took nor approved the action."
+        )
+    if not upheld and not reason.strip():
+        raise EnforcementRefused("Give the reason the appeal is denied.")
+    locked.state = AppealState.UPHELD if upheld else AppealState.DENIED
+    locked.decided_by = user  # type: ignore[assignment]
+    locked.decided_at = timezone.now()
+    locked.reason = reason.strip()
+    locked.save(update_fields=["state", "decided_by", "decided_at", "reason"])
+    audit_record(
+        actor=user,
+        action=AuditAction.APPEAL_DECIDE,
+        subject=locked.action.subject,
+        detail={"appeal": str(locked.pk), "state": locked.state},
+    )
+    subject = locked.action.subject
+    if upheld and subject.status != SubjectStatus.ACTIVE:
+        action_by_hand(
+            subject=subject,
+            kind=ActionKind.REINSTATE,
+            user=user,
+            reason=f"Appeal upheld: {reason.strip() or 'the action was not warranted'}",
+            decided_by="appeal",
+        )
+    return locked

@@ -1,0 +1,138 @@
+"""Thresholds: which status a user's figures call for (CONTRACT §6), and their editing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.models import Organization, SubjectStatus, ThresholdChange, Thresholds
+
+STATUS_RANK = {
+    SubjectStatus.ACTIVE: 0,
+    SubjectStatus.WARNED: 1,
+    SubjectStatus.RESTRICTED: 2,
+    SubjectStatus.REMOVED: 3,
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    window_days: int = 30
+    warn_violations: int = 1
+    restrict_violations: int = 3
+    restrict_rate: float = 0.5
+    remove_violations: int = 5
+    remove_rate: float = 0.8
+    remove_on_critical: bool = True
+
+    @classmethod
+    def of(cls, thresholds: Thresholds) -> Rules:
+        return cls(**thresholds.rules())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the figures call for: a status taken automatically, and whether to propose removal."""
+
+    status: SubjectStatus
+    propose_removal: bool
+
+
+def status_target(
+    *, violations: int, reviewed: int, critical_violation: bool, rules: Rules
+) -> Target:
+    """The pure rule of CONTRACT §6; the boundaries are inclusive (≥)."""
+    rate = violations / reviewed if reviewed else 0.0
+    status = SubjectStatus.ACTIVE
+    if violations >= rules.warn_violations:
+        status = SubjectStatus.WARNED
+    if violations >= rules.restrict_violations and rate >= rules.restrict_rate:
+        status = SubjectStatus.RESTRICTED
+    remove = (violations >= rules.remove_violations and rate >= rules.remove_rate) or (
+        rules.remove_on_critical and critical_violation and violations >= 1
+    )
+    return Target(status=status, propose_removal=remove)
+
+
+def thresholds_global() -> Thresholds:
+    thresholds, _ = Thresholds.objects.get_or_create(organization=None)
+    return thresholds
+
+
+def thresholds_for(organization: Organization | None) -> Thresholds:
+    """The organization's own thresholds, else the global ones."""
+    if organization is not None:
+        own = Thresholds.objects.filter(organization=organization).first()
+        if own is not None:
+            return own
+    return thresholds_global()
+
+
+class ThresholdsInvalid(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def rules_check(rules: Rules) -> None:
+    """Refuse values that make no sense, each with the field it is about."""
+    errors: dict[str, str] = {}
+    if not 1 <= rules.window_days <= 365:
+        errors["window_days"] = "The window is 1 to 365 days."
+    for name in ("warn_violations", "restrict_violations", "remove_violations"):
+        if not 1 <= getattr(rules, name) <= 10_000:
+            errors[name] = "A violation count is a whole number from 1 to 10,000."
+    for name in ("restrict_rate", "remove_rate"):
+        if not 0.0 <= getattr(rules, name) <= 1.0:
+            errors[name] = "A rate is a number from 0 to 1."
+    if not errors and rules.restrict_violations < rules.warn_violations:
+        errors["restrict_violations"] = "Restricting takes at least as many violations as warning."
+    if not errors and rules.remove_violations < rules.restrict_violations:
+        errors["remove_violations"] = "Removal takes at least as many violations as restricting."
+    if errors:
+        raise ThresholdsInvalid(errors)
+
+
+@transaction.atomic
+def thresholds_save(
+    *, organization: Organization | None, rules: Rules, user: AbstractBaseUser
+) -> tuple[Thresholds, ThresholdChange]:
+    """Store new thresholds for the organization (None: global) and record the change."""
+    rules_check(rules)
+    current = (
+        Thresholds.objects.select_for_update().filter(organization=organization).first()
+        if organization is not None
+        else Thresholds.objects.select_for_update().filter(organization__isnull=True).first()
+    )
+    before = Rules.of(current if current is not None else thresholds_for(organization))
+    thresholds = current or Thresholds(organization=organization)
+    for name, value in rules.__dict__.items():
+        setattr(thresholds, name, value)
+    thresholds.updated_at = timezone.now()
+    thresholds.updated_by = user  # type: ignore[assignment]
+    thresholds.save()
+    change = ThresholdChange.objects.create(
+        organization=organization, changed_by=user, before=before.__dict__, after=rules.__dict__
+    )
+    return thresholds, change
+
+
+@transaction.atomic
+def thresholds_reset(
+    *, organization: Organization, user: AbstractBaseUser
+) -> ThresholdChange | None:
+    """Drop an organization's own thresholds, so the global ones apply again."""
+    own = Thresholds.objects.filter(organization=organization).first()
+    if own is None:
+        return None
+    before = Rules.of(own)
+    own.delete()
+    return ThresholdChange.objects.create(
+        organization=organization,
+        changed_by=user,
+        before=before.__dict__,
+        after=Rules.of(thresholds_global()).__dict__,
+    )

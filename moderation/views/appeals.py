@@ -1,0 +1,57 @@
+"""/appeals/: open appeals, for a senior or admin who had no part in the action."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import role_required
+from accounts.roles import Role
+from moderation.models import Appeal, AppealState
+from moderation.services import appeals
+from moderation.services.enforcement import EnforcementRefused
+
+
+@role_required(Role.SENIOR)
+@require_GET
+def appeals_index(request: HttpRequest) -> HttpResponse:
+    open_appeals = list(
+        Appeal.objects.filter(state=AppealState.OPEN)
+        .select_related("action__subject__organization", "action__actor", "action__approved_by")
+        .order_by("created_at")
+    )
+    for appeal in open_appeals:
+        appeal.may_decide = appeals.appeal_may_decide(appeal, request.user)  # type: ignore[attr-defined]
+    decided = (
+        Appeal.objects.exclude(state=AppealState.OPEN)
+        .select_related("action__subject__organization", "decided_by")
+        .order_by("-decided_at")[:20]
+    )
+    return render(request, "moderation/appeals.html", {"open": open_appeals, "decided": decided})
+
+
+@role_required(Role.SENIOR)
+@require_POST
+def appeal_decide(request: HttpRequest, pk: str) -> HttpResponse:
+    appeal = get_object_or_404(Appeal, pk=pk)
+    decision = request.POST.get("decision")
+    if decision not in ("uphold", "deny"):
+        messages.error(request, "Choose Uphold or Deny.")
+        return redirect("appeals")
+    try:
+        appeals.appeal_decide(
+            appeal=appeal,
+            user=request.user,
+            upheld=decision == "uphold",
+            reason=request.POST.get("reason", ""),
+        )
+    except EnforcementRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("appeals")
+    if decision == "uphold":
+        messages.success(request, "Appeal upheld: the user is reinstated and the platform told.")
+    else:
+        messages.info(request, "Appeal denied; the reason is recorded.")
+    return redirect("appeals")

@@ -1,0 +1,108 @@
+"""/settings/thresholds/: admins edit the thresholds, see their effect first, and their history."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.access import role_required
+from accounts.roles import Role
+from moderation.models import AuditAction, Organization, ThresholdChange
+from moderation.services import enforcement
+from moderation.services.audit import audit_record
+from moderation.services.thresholds import (
+    Rules,
+    ThresholdsInvalid,
+    rules_check,
+    thresholds_for,
+    thresholds_reset,
+    thresholds_save,
+)
+
+
+def _rules_from(post: dict[str, str]) -> tuple[Rules | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    values: dict[str, object] = {}
+    for name in ("window_days", "warn_violations", "restrict_violations", "remove_violations"):
+        try:
+            values[name] = int(post.get(name, ""))
+        except ValueError:
+            errors[name] = "A whole number."
+    for name in ("restrict_rate", "remove_rate"):
+        try:
+            values[name] = float(post.get(name, ""))
+        except ValueError:
+            errors[name] = "A number from 0 to 1."
+    values["remove_on_critical"] = post.get("remove_on_critical") == "on"
+    if errors:
+        return None, errors
+    rules = Rules(**values)  # type: ignore[arg-type]
+    try:
+        rules_check(rules)
+    except ThresholdsInvalid as invalid:
+        return None, invalid.errors
+    return rules, {}
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def thresholds_edit(request: HttpRequest) -> HttpResponse:
+    organizations = list(Organization.objects.order_by("slug"))
+    scope = request.POST.get("scope", request.GET.get("scope", ""))
+    organization = next((o for o in organizations if o.slug == scope), None)
+    current = thresholds_for(organization)
+    inherited = organization is not None and current.organization_id is None
+    context: dict[str, object] = {
+        "organizations": organizations,
+        "scope": organization.slug if organization else "",
+        "current": current,
+        "inherited": inherited,
+        "values": Rules.of(current).__dict__,
+        "errors": {},
+        "history": ThresholdChange.objects.select_related("organization", "changed_by")[:30],
+    }
+    if request.method == "POST":
+        action = request.POST.get("action", "preview")
+        if action == "reset" and organization is not None:
+            change = thresholds_reset(organization=organization, user=request.user)
+            if change is not None:
+                audit_record(
+                    actor=request.user,
+                    action=AuditAction.THRESHOLDS_CHANGE,
+                    target=organization.slug,
+                    detail={"reset": True},
+                )
+                messages.success(
+                    request, f"{organization.slug} follows the global thresholds again."
+                )
+            return redirect(f"{request.path}?scope={organization.slug}")
+        rules, errors = _rules_from(request.POST)
+        context["values"] = {**context["values"], **{k: v for k, v in request.POST.items()}}
+        context["values"]["remove_on_critical"] = request.POST.get("remove_on_critical") == "on"
+        if errors:
+            context["errors"] = errors
+            return render(request, "moderation/thresholds.html", context, status=422)
+        assert rules is not None
+        preview = enforcement.thresholds_preview(organization=organization, rules=rules)
+        if action == "save":
+            thresholds, change = thresholds_save(
+                organization=organization, rules=rules, user=request.user
+            )
+            changed = enforcement.thresholds_apply(organization=organization)
+            change.subjects_changed = changed
+            change.save(update_fields=["subjects_changed"])
+            audit_record(
+                actor=request.user,
+                action=AuditAction.THRESHOLDS_CHANGE,
+                target=organization.slug if organization else "global",
+                detail={"after": change.after, "subjects_changed": changed},
+            )
+            messages.success(
+                request, f"Thresholds saved; {changed} user(s) changed status under them."
+            )
+            suffix = f"?scope={organization.slug}" if organization else ""
+            return redirect(f"{request.path}{suffix}")
+        context["preview"] = preview
+    return render(request, "moderation/thresholds.html", context)
