@@ -31,6 +31,8 @@ demo: $(VENV)/.installed
 		trap "kill $$! 2>/dev/null" EXIT; \
 		DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:$(PORT); \
 	else \
+		DEBUG=$${DEBUG:-true} $(PY) manage.py periodic & \
+		trap "kill $$! 2>/dev/null" EXIT; \
 		DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:$(PORT); \
 	fi
 

@@ -7,19 +7,24 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import django_rq
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.roles import Role, user_role
+from moderation import selectors
+from moderation.api.schema import validate_items
 from moderation.models import (
     ApiKey,
     BatchStatus,
@@ -30,6 +35,8 @@ from moderation.models import (
     PolicyCategory,
     Subject,
 )
+from moderation.queues import ingest_job_id
+from moderation.services import ingest
 from moderation.services.ingest import batch_process
 from tests.conftest import SignedKey, make_item
 from tests.factories import PASSWORD, UserFactory
@@ -449,3 +456,20 @@ def test_only_the_contracts_hard_limits_are_hard_limits(db):
 
 def test_the_migration_seeds_the_eight_corpus_labels_as_aliases(db):
     assert dict(CategoryAlias.objects.values_list("alias", "category__slug")) == ALIASES
+
+
+def test_periodic_once_runs_the_housekeeping(
+    signed_key, redis_clean, django_capture_on_commit_callbacks
+):
+    """The Redis-less demo's stand-in for the workers' periodic tasks."""
+    valid, _ = validate_items(
+        make_item(1),
+        key_organization="acme",
+        organizations={"acme"},
+        category_for_label=selectors.category_labels(),
+    )
+    batch, _ = ingest.batch_accept(api_key=signed_key.api_key, webhook_id="w-periodic", items=valid)
+    InboundBatch.objects.filter(pk=batch.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("periodic", "--once")
+    assert django_rq.get_queue("ingest").job_ids == [ingest_job_id(batch.pk)]
