@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from moderation.services import claims, deliveries, ingest, rates
+from moderation.services import claims, deliveries, ingest, rates, retention
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def periodic() -> None:
         claims.claims_expire,
         deliveries.deliveries_due,
         rates.rates_roll_forward,
+        retention.retention_erase,
     ):
         try:
             task()

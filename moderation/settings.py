@@ -199,6 +199,11 @@ MODQUEUE_SWEEP_INTERVAL_SECONDS = env_int("MODQUEUE_SWEEP_INTERVAL_SECONDS", 15)
 MODQUEUE_INGEST_MAX_ATTEMPTS = env_int("MODQUEUE_INGEST_MAX_ATTEMPTS", 5)
 # Fault injection for the crash tests only: seconds to sleep inside the ingest transaction.
 MODQUEUE_FAULT_INGEST_SLEEP = float(os.environ.get("MODQUEUE_FAULT_INGEST_SLEEP", "0") or 0)
+# Multiplies the enforcement webhook's retry delays (CONTRACT §5: the first retry within
+# 30 s, at least 8 attempts over at least an hour). Leave it at 1 in production; the process
+# tests set it to a small fraction so a receiver that fails its first attempts is retried
+# within seconds. The in-flight hold and the 10 s request timeout are not scaled.
+MODQUEUE_RETRY_DELAY_SCALE = float(os.environ.get("MODQUEUE_RETRY_DELAY_SCALE", "1") or 1)
 
 # CONTRACT §3 default rate limit per API key (admins set it per key).
 MODQUEUE_DEFAULT_RATE_PER_SECOND = 50

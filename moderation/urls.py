@@ -1,6 +1,17 @@
 from django.urls import include, path
 
-from moderation.views import appeals, audit, enforcement, items, queue, subjects, thresholds
+from moderation.views import (
+    appeals,
+    audit,
+    enforcement,
+    items,
+    policy,
+    privacy,
+    queue,
+    reports,
+    subjects,
+    thresholds,
+)
 
 urlpatterns = [
     path("", queue.home, name="home"),
@@ -30,6 +41,23 @@ urlpatterns = [
     path("settings/thresholds/", thresholds.thresholds_edit, name="thresholds"),
     path("appeals/", appeals.appeals_index, name="appeals"),
     path("appeals/<uuid:pk>/decide/", appeals.appeal_decide, name="appeal-decide"),
+    path("items/<int:pk>/reveal-personal-data/", items.item_reveal_pii, name="item-reveal-pii"),
+    path("settings/policy/", policy.policy_index, name="policy"),
+    path("settings/policy/exceptions/", policy.exception_grant, name="exception-grant"),
+    path(
+        "settings/policy/exceptions/<int:pk>/revoke/",
+        policy.exception_revoke,
+        name="exception-revoke",
+    ),
+    path("settings/policy/values/", policy.policy_settings_save, name="policy-settings"),
+    path("privacy/", privacy.privacy_index, name="privacy"),
+    path("privacy/export/", privacy.privacy_export, name="privacy-export"),
+    path("privacy/erase/", privacy.privacy_erase, name="privacy-erase"),
+    path("exports/training.jsonl", privacy.training_export, name="training-export"),
+    path("reports/classifiers/", reports.classifier_report_page, name="classifier-report"),
+    path(
+        "reports/classifiers.csv", reports.classifier_report_csv_view, name="classifier-report-csv"
+    ),
     path("audit/", audit.audit_index, name="audit"),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("moderation.api.urls")),

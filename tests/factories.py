@@ -7,12 +7,15 @@ from django.contrib.auth import get_user_model
 
 from accounts.roles import Role, role_assign
 from moderation.models import (
+    Decision,
     FlaggedItem,
     Organization,
     PolicyCategory,
     Signal,
     Subject,
+    Verdict,
 )
+from moderation.services.review import decision_record
 from moderation.services.subjects import subject_hash
 
 PASSWORD = "correct horse battery staple"
@@ -72,3 +75,19 @@ class SignalFactory(factory.django.DjangoModelFactory):
     category = factory.LazyFunction(lambda: PolicyCategory.objects.get(slug="violence"))
     label = factory.SelfAttribute("category.slug")
     score = 0.9
+
+
+def decide(
+    subject: Subject, verdict: str, *slugs: str, reviewer: object, note: str = ""
+) -> Decision:
+    """A new item of the subject, decided by the reviewer through the review service (an
+    unclaimed pending item may be decided), so rates and enforcement follow as in the app.
+    A violation without named categories is one of "violence"."""
+    categories = list(PolicyCategory.objects.filter(slug__in=slugs or ["violence"]))
+    return decision_record(
+        item=FlaggedItemFactory(subject=subject),
+        reviewer=reviewer,  # type: ignore[arg-type]
+        verdict=Verdict(verdict),
+        categories=categories if verdict == Verdict.VIOLATION else [],
+        note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
+    )

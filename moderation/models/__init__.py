@@ -21,7 +21,14 @@ from .organizations import (
     new_webhook_secret,
     secret_digest,
 )
-from .policy import SEVERITY_WEIGHT, CategoryAlias, PolicyCategory, Severity
+from .policy import (
+    SEVERITY_WEIGHT,
+    CategoryAlias,
+    PolicyCategory,
+    PolicyException,
+    PolicySettings,
+    Severity,
+)
 from .subjects import Subject, SubjectStatus
 
 __all__ = [
@@ -51,6 +58,8 @@ __all__ = [
     "ItemState",
     "Organization",
     "PolicyCategory",
+    "PolicyException",
+    "PolicySettings",
     "ReviewQueue",
     "Severity",
     "Signal",

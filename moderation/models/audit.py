@@ -28,6 +28,13 @@ class AuditAction(models.TextChoices):
     THRESHOLDS_CHANGE = "thresholds.change", "Changed thresholds"
     APPEAL_RECEIVED = "appeal.received", "Received appeal"
     APPEAL_DECIDE = "appeal.decide", "Decided appeal"
+    EXCEPTION_GRANT = "exception.grant", "Granted policy exception"
+    EXCEPTION_REVOKE = "exception.revoke", "Revoked policy exception"
+    PII_REVEAL = "pii.reveal", "Revealed personal data"
+    SUBJECT_EXPORT = "subject.export", "Exported user data"
+    SUBJECT_ERASE = "subject.erase", "Erased user data"
+    TRAINING_EXPORT = "training.export", "Exported training data"
+    POLICY_SETTINGS = "policy.settings", "Changed policy settings"
 
 
 class AuditEvent(models.Model):

@@ -33,6 +33,14 @@ class Decision(models.Model):
     claimed_at = models.DateTimeField()
     decided_at = models.DateTimeField(default=timezone.now)
     seconds_spent = models.PositiveIntegerField(default=0)
+    # A violation whose every category is excepted for the organization: recorded, not counted.
+    allowed_by = models.ForeignKey(
+        "moderation.PolicyException",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+    )
 
     class Meta:
         ordering = ["decided_at", "id"]

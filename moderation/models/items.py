@@ -17,6 +17,8 @@ class ReviewQueue(models.TextChoices):
     STANDARD = "standard", "Standard"
     # Reviewed by seniors and admins only.
     ESCALATED = "escalated", "Escalated"
+    # A sample of the items allowed at ingest under a policy exception, checked by people.
+    AUDIT = "audit", "Exception audit"
 
 
 class ItemState(models.TextChoices):
@@ -27,6 +29,8 @@ class ItemState(models.TextChoices):
     # Waiting in the escalated queue for a senior or admin.
     ESCALATED = "escalated", "Escalated"
     DECIDED = "decided", "Decided"
+    # Resolved at ingest: every signal fell in a category excepted for the organization.
+    ALLOWED = "allowed", "Allowed by exception"
 
 
 # The states in which an item waits in a queue for someone to claim it.
@@ -64,6 +68,8 @@ class FlaggedItem(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention or an erasure request removed the prompt, response and metadata.
+    content_erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -95,6 +101,12 @@ class FlaggedItem(models.Model):
             ),
             models.Index(
                 "claimed_by", name="item_claimed_by_idx", condition=models.Q(state="claimed")
+            ),
+            # Retention: decided items whose text is still there, oldest decision first.
+            models.Index(
+                "decided_at",
+                name="item_retention_idx",
+                condition=models.Q(content_erased_at__isnull=True, decided_at__isnull=False),
             ),
             # A subject's history, newest first.
             models.Index("subject", models.F("flagged_at").desc(), name="item_subject_idx"),

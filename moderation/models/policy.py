@@ -48,3 +48,75 @@ class CategoryAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias} → {self.category.slug}"
+
+
+class PolicyException(models.Model):
+    """A contractual exception: an organization may do what a category otherwise forbids,
+    within a scope, for a time (e.g. foreign intelligence analysis for a vetted agency).
+    Never for a hard-limit category: refused here, in the service, and by the database."""
+
+    organization = models.ForeignKey(
+        "moderation.Organization", on_delete=models.PROTECT, related_name="exceptions"
+    )
+    category = models.ForeignKey(
+        PolicyCategory, on_delete=models.PROTECT, related_name="exceptions"
+    )
+    scope = models.TextField(help_text="What is allowed, in the contract's words.")
+    reference = models.CharField(max_length=200, help_text="The contract's reference.")
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_via = models.CharField(max_length=32, default="app")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["organization", "category", "-valid_until"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gt=models.F("valid_from")),
+                name="exception_until_after_from",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} may {self.category.slug} until {self.valid_until:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.category_id and self.category.hard_limit:
+            raise ValidationError(
+                {"category": f"{self.category.name} is a hard limit: no contract waives it."}
+            )
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValidationError({"valid_until": "The end must come after the start."})
+
+    def active_at(self, moment: object) -> bool:
+        return self.revoked_at is None and self.valid_from <= moment < self.valid_until  # type: ignore[operator]
+
+
+class PolicySettings(models.Model):
+    """Admin-set values of the privacy and exception rules; one row."""
+
+    # Share of items allowed at ingest under an exception that still go to the audit queue.
+    audit_sample_rate = models.FloatField(default=0.05)
+    # Prompt and response text is erased this many days after the item is decided.
+    retention_days = models.PositiveIntegerField(default=90)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "policy settings"
+
+    def __str__(self) -> str:
+        return "policy settings"
+
+    @classmethod
+    def current(cls) -> PolicySettings:
+        settings, _ = cls.objects.get_or_create(pk=1)
+        return settings

@@ -18,7 +18,7 @@ from moderation.services.audit import audit_record
 
 def reviewable_queues(user: AbstractBaseUser) -> list[ReviewQueue]:
     """The queues a user may claim from: the escalated one is for seniors and admins."""
-    queues = [ReviewQueue.CRITICAL, ReviewQueue.STANDARD]
+    queues = [ReviewQueue.CRITICAL, ReviewQueue.STANDARD, ReviewQueue.AUDIT]
     if user_has_role(user, Role.SENIOR):
         queues.append(ReviewQueue.ESCALATED)
     return queues

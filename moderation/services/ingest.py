@@ -27,13 +27,16 @@ from moderation.models import (
     BatchStatus,
     FlaggedItem,
     InboundBatch,
+    ItemState,
     Organization,
     PolicyCategory,
+    PolicySettings,
     ReviewQueue,
     Severity,
     Signal,
     Subject,
 )
+from moderation.services import policy
 from moderation.services.subjects import subject_hash
 
 log = logging.getLogger(__name__)
@@ -153,11 +156,31 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
     fresh = [(key, item) for key, item in unique.items() if key not in existing]
 
     subject_ids = _subjects_ensure({(org, item["user_id_hash"]) for (org, _), item in fresh})
+    # One query per organization in the batch (usually one): its exceptions in force now.
+    excepted = {
+        org_id: policy.exceptions_active(organization_id=org_id, now=received_at)
+        for org_id in {org for org, _ in unique}
+    }
+    sample_rate = PolicySettings.current().audit_sample_rate if any(excepted.values()) else 0.0
+    slugs = {org_id: slug for slug, org_id in org_ids.items()}
 
     items: list[FlaggedItem] = []
     for (org_id, request_id), item in fresh:
         flagged_at = parse_datetime(item["flagged_at"]) or received_at
         severities = [categories[s["category"]].severity for s in item["signals"]]
+        state, queue, decided_at = ItemState.PENDING, item_queue(severities=severities), None
+        allowed = policy.exception_covering(
+            excepted[org_id], [categories[s["category"]].pk for s in item["signals"]]
+        )
+        if allowed is not None:
+            # Every signal is in a category excepted for the organization: allowed, except
+            # a sample that people check in the audit queue.
+            if policy.audit_sampled(
+                organization_slug=slugs[org_id], request_id=request_id, rate=sample_rate
+            ):
+                queue = ReviewQueue.AUDIT
+            else:
+                state, decided_at = ItemState.ALLOWED, received_at
         items.append(
             FlaggedItem(
                 organization_id=org_id,
@@ -174,7 +197,10 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
                     signals=zip((s["score"] for s in item["signals"]), severities, strict=True),
                     age=received_at - flagged_at,
                 ),
-                queue=item_queue(severities=severities),
+                queue=queue,
+                state=state,
+                decided_at=decided_at,
+                content_erased_at=received_at if item.get("erased") else None,
             )
         )
     FlaggedItem.objects.bulk_create(items, batch_size=500)

@@ -26,7 +26,7 @@ class Figures:
 
 def _counted_violation() -> Q:
     # A violation allowed under an active policy exception is recorded but not counted.
-    return Q(verdict=Verdict.VIOLATION)
+    return Q(verdict=Verdict.VIOLATION, allowed_by__isnull=True)
 
 
 def subject_recount(*, subject: Subject, now: datetime | None = None) -> Figures:

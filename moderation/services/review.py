@@ -18,6 +18,7 @@ from moderation.models import (
     ReviewQueue,
     Verdict,
 )
+from moderation.services import policy
 from moderation.services.audit import audit_record
 from moderation.services.claims import reviewable_queues
 from moderation.services.enforcement import enforcement_evaluate
@@ -89,6 +90,14 @@ def decision_record(
     if verdict == Verdict.ESCALATE and locked.queue == ReviewQueue.ESCALATED:
         raise DecisionInvalid("verdict", "This item is already escalated: decide it.")
 
+    allowed_by = None
+    if verdict == Verdict.VIOLATION:
+        # A violation in categories all excepted for this organization is recorded as
+        # allowed under the exception, and not counted in the user's rate.
+        allowed_by = policy.exception_covering(
+            policy.exceptions_active(organization_id=locked.organization_id, now=now),
+            [c.pk for c in categories],
+        )
     mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == reviewer.pk
     claimed_at = locked.claimed_at if mine and locked.claimed_at else now
     decision = Decision.objects.create(
@@ -99,6 +108,7 @@ def decision_record(
         claimed_at=claimed_at,
         decided_at=now,
         seconds_spent=max(0, int((now - claimed_at).total_seconds())),
+        allowed_by=allowed_by,
     )
     if categories:
         decision.categories.set(categories)
@@ -132,6 +142,7 @@ def decision_record(
             "verdict": verdict.value,
             "categories": sorted(c.slug for c in categories),
             "decision": decision.pk,
+            **({"allowed_by_exception": allowed_by.pk} if allowed_by else {}),
         },
     )
     if verdict != Verdict.ESCALATE:

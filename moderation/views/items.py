@@ -24,8 +24,9 @@ from moderation.models import (
     Severity,
     Verdict,
 )
-from moderation.services import claims
+from moderation.services import claims, policy
 from moderation.services.audit import audit_record
+from moderation.services.pii import pii_spans
 from moderation.services.review import ClaimConflict, DecisionInvalid, decision_record
 
 # Items a reviewer skipped stay out of their way for the next few claims.
@@ -58,6 +59,9 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
             i for i in selectors.subject_history(item.subject, limit=11) if i.pk != item.pk
         ][:10],
         "verdicts": Verdict,
+        "exceptions": policy.exceptions_active(organization_id=item.organization_id),
+        "has_pii": bool(pii_spans(item.prompt) or pii_spans(item.response)),
+        "pii_revealed": item.pk in set(request.session.get("pii_revealed", [])),
         **extra,
     }
 
@@ -165,6 +169,30 @@ def item_reveal(request: HttpRequest, pk: int) -> HttpResponse:
         detail={"what": "critical content"},
     )
     request.session["revealed"] = [item.pk, *request.session.get("revealed", [])][:200]
+    if request.htmx:
+        return _render_item(request, item)
+    return redirect("item", pk=item.pk)
+
+
+@login_required
+@require_POST
+def item_reveal_pii(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the personal data masked in this item; who, when and why go to the audit log."""
+    item = item_for_reviewer(request, pk)
+    if not user_has_role(request.user, Role.REVIEWER):
+        raise PermissionDenied
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        return _render_item(
+            request, item, status=422, error="Say why you need to see the personal data."
+        )
+    audit_record(
+        actor=request.user,
+        action=AuditAction.PII_REVEAL,
+        item=item,
+        detail={"reason": reason[:500]},
+    )
+    request.session["pii_revealed"] = [item.pk, *request.session.get("pii_revealed", [])][:200]
     if request.htmx:
         return _render_item(request, item)
     return redirect("item", pk=item.pk)

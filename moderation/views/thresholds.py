@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import role_required
@@ -46,6 +47,10 @@ def _rules_from(post: dict[str, str]) -> tuple[Rules | None, dict[str, str]]:
     return rules, {}
 
 
+def _users(count: int) -> str:
+    return f"{count} user{pluralize(count)}"
+
+
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def thresholds_edit(request: HttpRequest) -> HttpResponse:
@@ -68,14 +73,21 @@ def thresholds_edit(request: HttpRequest) -> HttpResponse:
         if action == "reset" and organization is not None:
             change = thresholds_reset(organization=organization, user=request.user)
             if change is not None:
+                # The global rules now govern this organization's users: apply them, as a
+                # save does, or a user already past them would wait for their next decision.
+                changed = enforcement.thresholds_apply(organization=organization)
+                change.subjects_changed = changed
+                change.save(update_fields=["subjects_changed"])
                 audit_record(
                     actor=request.user,
                     action=AuditAction.THRESHOLDS_CHANGE,
                     target=organization.slug,
-                    detail={"reset": True},
+                    detail={"reset": True, "subjects_changed": changed},
                 )
                 messages.success(
-                    request, f"{organization.slug} follows the global thresholds again."
+                    request,
+                    f"{organization.slug} follows the global thresholds again; "
+                    f"{_users(changed)} changed status under them.",
                 )
             return redirect(f"{request.path}?scope={organization.slug}")
         rules, errors = _rules_from(request.POST)
@@ -100,7 +112,7 @@ def thresholds_edit(request: HttpRequest) -> HttpResponse:
                 detail={"after": change.after, "subjects_changed": changed},
             )
             messages.success(
-                request, f"Thresholds saved; {changed} user(s) changed status under them."
+                request, f"Thresholds saved; {_users(changed)} changed status under them."
             )
             suffix = f"?scope={organization.slug}" if organization else ""
             return redirect(f"{request.path}{suffix}")

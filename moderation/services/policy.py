@@ -1,0 +1,121 @@
+"""Policy exceptions: what a vetted organization may do under contract, never a hard limit."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.models import (
+    AuditAction,
+    Organization,
+    PolicyCategory,
+    PolicyException,
+    PolicySettings,
+)
+from moderation.services.audit import audit_record
+
+
+class ExceptionRefused(ValueError):
+    """The exception cannot be granted (a hard limit, or dates that make no sense)."""
+
+
+@transaction.atomic
+def exception_grant(
+    *,
+    organization: Organization,
+    category: PolicyCategory,
+    scope: str,
+    reference: str,
+    valid_until: datetime,
+    valid_from: datetime | None = None,
+    approved_by: AbstractBaseUser | None = None,
+    via: str = "app",
+) -> PolicyException:
+    if category.hard_limit:
+        raise ExceptionRefused(
+            f"{category.name} ({category.slug}) is a hard limit of the usage policy: "
+            "no contract waives it, so no exception can be granted."
+        )
+    valid_from = valid_from or timezone.now()
+    if valid_until <= valid_from:
+        raise ExceptionRefused("The exception must end after it starts.")
+    if not scope.strip() or not reference.strip():
+        raise ExceptionRefused("An exception needs its scope and its contract reference.")
+    exception = PolicyException.objects.create(
+        organization=organization,
+        category=category,
+        scope=scope.strip(),
+        reference=reference.strip(),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        approved_by=approved_by,
+        approved_via=via,
+    )
+    audit_record(
+        actor=approved_by,
+        action=AuditAction.EXCEPTION_GRANT,
+        target=f"{organization.slug}:{category.slug}",
+        detail={
+            "exception": exception.pk,
+            "reference": exception.reference,
+            "until": exception.valid_until.isoformat(),
+            "via": via,
+        },
+    )
+    return exception
+
+
+@transaction.atomic
+def exception_revoke(*, exception: PolicyException, user: AbstractBaseUser | None) -> None:
+    exception.revoked_at = timezone.now()
+    exception.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=user,
+        action=AuditAction.EXCEPTION_REVOKE,
+        target=f"{exception.organization.slug}:{exception.category.slug}",
+        detail={"exception": exception.pk},
+    )
+
+
+def exceptions_active(
+    *, organization_id: int, now: datetime | None = None
+) -> list[PolicyException]:
+    """The organization's exceptions in force now; expired or revoked ones never apply, and
+    neither does one whose category has since become a hard limit."""
+    now = now or timezone.now()
+    return list(
+        PolicyException.objects.select_related("category").filter(
+            organization_id=organization_id,
+            revoked_at__isnull=True,
+            valid_from__lte=now,
+            valid_until__gt=now,
+            category__hard_limit=False,
+        )
+    )
+
+
+def exception_covering(
+    exceptions: Iterable[PolicyException], category_ids: Iterable[int]
+) -> PolicyException | None:
+    """The exception that allows all of these categories (each excepted), or None."""
+    by_category = {e.category_id: e for e in exceptions}
+    ids = list(category_ids)
+    if not ids or any(cid not in by_category for cid in ids):
+        return None
+    return by_category[ids[0]]
+
+
+def audit_sampled(*, organization_slug: str, request_id: str, rate: float | None = None) -> bool:
+    """Whether an item allowed at ingest goes to the audit queue all the same.
+
+    Deterministic per item (a hash, not a coin), so reprocessing a batch samples the same
+    items and the share is exact over many items.
+    """
+    rate = PolicySettings.current().audit_sample_rate if rate is None else rate
+    digest = hashlib.sha256(f"{organization_slug}:{request_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate

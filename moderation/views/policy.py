@@ -1,0 +1,124 @@
+"""/settings/policy/: admins grant and revoke exceptions, and set the sample and retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import role_required
+from accounts.roles import Role
+from moderation.models import (
+    AuditAction,
+    Organization,
+    PolicyCategory,
+    PolicyException,
+    PolicySettings,
+)
+from moderation.services import policy
+from moderation.services.audit import audit_record
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@role_required(Role.ADMIN)
+@require_GET
+def policy_index(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    exceptions = PolicyException.objects.select_related("organization", "category", "approved_by")
+    return render(
+        request,
+        "moderation/policy.html",
+        {
+            "exceptions": exceptions.order_by("organization__slug", "-valid_until"),
+            "now": now,
+            "organizations": Organization.objects.order_by("slug"),
+            "categories": PolicyCategory.objects.order_by("name"),
+            "settings": PolicySettings.current(),
+            "form": request.session.pop("exception_form", {}),
+        },
+    )
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def exception_grant(request: HttpRequest) -> HttpResponse:
+    form = {
+        k: request.POST.get(k, "")
+        for k in ("organization", "category", "scope", "reference", "valid_from", "valid_until")
+    }
+    organization = Organization.objects.filter(slug=form["organization"]).first()
+    category = PolicyCategory.objects.filter(slug=form["category"]).first()
+    start, until = _day(form["valid_from"]), _day(form["valid_until"])
+    problem = None
+    if organization is None or category is None:
+        problem = "Choose an organization and a category."
+    elif until is None or (form["valid_from"] and start is None):
+        problem = "Dates are YYYY-MM-DD."
+    if problem is None:
+        try:
+            policy.exception_grant(
+                organization=organization,  # type: ignore[arg-type]
+                category=category,  # type: ignore[arg-type]
+                scope=form["scope"],
+                reference=form["reference"],
+                valid_from=datetime.combine(start, time.min, tzinfo=UTC) if start else None,
+                valid_until=datetime.combine(until, time.max, tzinfo=UTC),  # type: ignore[arg-type]
+                approved_by=request.user,
+            )
+        except policy.ExceptionRefused as refused:
+            problem = str(refused)
+    if problem:
+        messages.error(request, f"Not granted: {problem}")
+        request.session["exception_form"] = form
+    else:
+        messages.success(request, f"Exception granted to {form['organization']} for {category}.")
+    return redirect("policy")
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def exception_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = get_object_or_404(PolicyException, pk=pk, revoked_at__isnull=True)
+    policy.exception_revoke(exception=exception, user=request.user)
+    messages.info(request, "Exception revoked; it no longer applies.")
+    return redirect("policy")
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def policy_settings_save(request: HttpRequest) -> HttpResponse:
+    current = PolicySettings.current()
+    try:
+        rate = float(request.POST.get("audit_sample_percent", "")) / 100
+        days = int(request.POST.get("retention_days", ""))
+    except ValueError:
+        messages.error(request, "Not saved: the sample is a percentage and retention whole days.")
+        return redirect("policy")
+    if not 0 <= rate <= 1 or not 1 <= days <= 3650:
+        messages.error(request, "Not saved: the sample is 0–100 % and retention 1–3650 days.")
+        return redirect("policy")
+    before = {
+        "audit_sample_rate": current.audit_sample_rate,
+        "retention_days": current.retention_days,
+    }
+    current.audit_sample_rate, current.retention_days = rate, days
+    current.updated_by = request.user  # type: ignore[assignment]
+    current.save()
+    audit_record(
+        actor=request.user,
+        action=AuditAction.POLICY_SETTINGS,
+        target="policy settings",
+        detail={"before": before, "after": {"audit_sample_rate": rate, "retention_days": days}},
+    )
+    messages.success(request, "Policy settings saved.")
+    return redirect("policy")
