@@ -6,12 +6,17 @@ Never `playwright install`: the system Chromium at /usr/bin/chromium is the brow
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from moderation import selectors
+from moderation.api.schema import validate_items
+from moderation.services import ingest
 
 # Playwright's sync API keeps an event loop running in this thread; Django would take every
 # ORM call the test makes (fixtures, assertions) for one made from async code.
@@ -41,12 +46,55 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser: Browser, live_server: Any) -> Iterator[Callable[..., Page]]:
+    """Opens a page in a browser context of its own (own cookies: another person)."""
+    contexts = []
+
+    def open_page(**options: Any) -> Page:
+        context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    return new_page()
+
+
+@pytest.fixture(autouse=True)
+def _inline_jobs(settings: Any) -> None:
+    # Batches are processed in this process as they commit: the pages need no Redis worker.
+    settings.MODQUEUE_INLINE_JOBS = True
+
+
+def signal(category: str, score: float) -> dict[str, Any]:
+    return {"classifier": "test-classifier", "category": category, "score": score}
+
+
+def accept_and_process(api_key: Any, *items: dict[str, Any]) -> None:
+    """Items accepted as the flags API accepts them, and processed as their batch commits."""
+    key_org = api_key.organization.slug if api_key.organization else None
+    valid, errors = validate_items(
+        {"items": list(items)},
+        key_organization=key_org,
+        organizations={"acme", "globex"},
+        category_for_label=selectors.category_labels(),
+    )
+    assert not errors, errors
+    batch, _ = ingest.batch_accept(api_key=api_key, webhook_id=f"msg-{uuid.uuid4()}", items=valid)
+    batch.refresh_from_db()
+    assert batch.status == "processed"
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
 
 
 def screenshot(page: Page, name: str) -> bytes:

@@ -4,50 +4,22 @@ from __future__ import annotations
 
 import re
 import struct
-import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from moderation import selectors
-from moderation.api.schema import validate_items
 from moderation.corpus import corpus_items
 from moderation.models import FlaggedItem, ReviewQueue
-from moderation.services import ingest
 from moderation.services.organizations import api_key_create
 from tests.factories import PASSWORD
 
-from .conftest import VIEWPORT, screenshot
+from .conftest import VIEWPORT, accept_and_process, log_in, screenshot, signal
 
 CORPUS_ITEMS = 30
 # Every reviewer sees these two; the escalated queue is for seniors and admins.
 EVERY_REVIEWERS_QUEUES = (ReviewQueue.CRITICAL, ReviewQueue.STANDARD)
-
-
-def signal(category: str, score: float) -> dict[str, Any]:
-    return {"classifier": "test-classifier", "category": category, "score": score}
-
-
-@pytest.fixture(autouse=True)
-def _inline_jobs(settings: Any) -> None:
-    # Batches are processed in this process as they commit: the pages need no Redis worker.
-    settings.MODQUEUE_INLINE_JOBS = True
-
-
-def accept_and_process(api_key: Any, *items: dict[str, Any]) -> None:
-    """Items accepted as the flags API accepts them, and processed as their batch commits."""
-    key_org = api_key.organization.slug if api_key.organization else None
-    valid, errors = validate_items(
-        {"items": list(items)},
-        key_organization=key_org,
-        organizations={"acme", "globex"},
-        category_for_label=selectors.category_labels(),
-    )
-    assert not errors, errors
-    batch, _ = ingest.batch_accept(api_key=api_key, webhook_id=f"msg-{uuid.uuid4()}", items=valid)
-    batch.refresh_from_db()
-    assert batch.status == "processed"
 
 
 @pytest.fixture
@@ -62,12 +34,6 @@ def corpus_queue(acme: Any, globex: Any) -> list[FlaggedItem]:
     items = list(selectors.pending_items())
     assert len(items) == CORPUS_ITEMS
     return items
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def png_size(png: bytes) -> tuple[int, int]:
