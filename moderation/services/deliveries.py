@@ -99,6 +99,17 @@ def _claim(delivery_id: int, *, manual: bool) -> tuple[Delivery, int] | None:
         return delivery, delivery.attempts
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a 2xx: urllib would follow it as a GET without the body
+    and might record a login page's 200 as a delivery."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(delivery: Delivery) -> tuple[int | None, str, int]:
     """POST the signed payload once: (status code or None, error, latency in ms)."""
     body = json.dumps(delivery.payload, separators=(",", ":"))
@@ -120,7 +131,7 @@ def _post(delivery: Delivery) -> tuple[int | None, str, int]:
     )
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             response.read(4096)
             code, error = response.status, ""
     except urllib.error.HTTPError as exc:

@@ -8,7 +8,7 @@ delivered to the organization's enforcement webhook.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -27,11 +27,10 @@ from moderation.models import (
     Severity,
     Subject,
     SubjectStatus,
-    Verdict,
 )
 from moderation.services import deliveries
 from moderation.services.audit import audit_record
-from moderation.services.rates import Figures, subject_recount
+from moderation.services.rates import Figures, counted_violation, figures_since, subject_recount
 from moderation.services.thresholds import STATUS_RANK, Rules, status_target, thresholds_for
 
 STATUS_OF_ACTION = {
@@ -125,6 +124,11 @@ def enforcement_evaluate(*, subject: Subject) -> list[EnforcementAction]:
     """
     subject = Subject.objects.select_for_update().select_related("organization").get(pk=subject.pk)
     figures = subject_recount(subject=subject)
+    # A reinstated user starts afresh: the thresholds see only what they did since, so the
+    # next decision does not undo the reinstatement on the strength of the old violations.
+    reinstated = _last_moment(subject, kind=ActionKind.REINSTATE, state=ActionState.TAKEN)
+    if reinstated is not None:
+        figures = figures_since(subject=subject, since=reinstated)
     rules = Rules.of(thresholds_for(subject.organization))
     target = status_target(
         violations=figures.violations,
@@ -146,10 +150,13 @@ def enforcement_evaluate(*, subject: Subject) -> list[EnforcementAction]:
             categories=figures.categories,
         )
         taken.append(_take(action, by=None))
+    # A rejected removal is not proposed again until a new violation comes after it.
+    rejected = _last_moment(subject, kind=ActionKind.REMOVE, state=ActionState.REJECTED)
     if (
         target.propose_removal
         and subject.status != SubjectStatus.REMOVED
         and not subject.actions.filter(state=ActionState.PROPOSED).exists()
+        and (rejected is None or figures_since(subject=subject, since=rejected).violations > 0)
     ):
         proposal = _new_action(
             subject,
@@ -168,6 +175,19 @@ def enforcement_evaluate(*, subject: Subject) -> list[EnforcementAction]:
         )
         taken.append(proposal)
     return taken
+
+
+def _last_moment(subject: Subject, *, kind: ActionKind, state: ActionState) -> datetime | None:
+    """When the subject's latest action of this kind and state was taken or settled."""
+    latest = (
+        subject.actions.filter(kind=kind, state=state)
+        .order_by("-created_at")
+        .values_list("resolved_at", "effective_at", "created_at")
+        .first()
+    )
+    if latest is None:
+        return None
+    return next(moment for moment in latest if moment is not None)
 
 
 def _senior(user: AbstractBaseUser) -> None:
@@ -260,10 +280,10 @@ def thresholds_preview(*, organization: Organization | None, rules: Rules) -> di
         .values("item__subject_id", "item__subject__status")
         .annotate(
             reviewed=Count("id", distinct=True),
-            violations=Count("id", filter=Q(verdict=Verdict.VIOLATION), distinct=True),
+            violations=Count("id", filter=counted_violation(), distinct=True),
             critical=Count(
                 "id",
-                filter=Q(verdict=Verdict.VIOLATION, categories__severity=Severity.CRITICAL),
+                filter=counted_violation() & Q(categories__severity=Severity.CRITICAL),
                 distinct=True,
             ),
         )

@@ -24,9 +24,37 @@ class Figures:
         return self.violations / self.reviewed if self.reviewed else 0.0
 
 
-def _counted_violation() -> Q:
-    # A violation allowed under an active policy exception is recorded but not counted.
+def counted_violation() -> Q:
+    """The decisions counted as violations: one rule for the figures and the thresholds
+    preview. A violation allowed under an active policy exception is recorded, not counted."""
     return Q(verdict=Verdict.VIOLATION, allowed_by__isnull=True)
+
+
+def _figures(subject: Subject, *, since: datetime) -> tuple[Figures, datetime | None]:
+    """The subject's figures over the final decisions made after `since`, and the oldest."""
+    finals = Decision.objects.filter(
+        item__subject=subject, verdict__in=FINAL_VERDICTS, decided_at__gt=since
+    )
+    counts = finals.aggregate(
+        reviewed=Count("id"),
+        violations=Count("id", filter=counted_violation()),
+        oldest=Min("decided_at"),
+    )
+    categories = sorted(
+        set(
+            finals.filter(counted_violation(), categories__isnull=False).values_list(
+                "categories__slug", flat=True
+            )
+        )
+    )
+    critical = finals.filter(counted_violation(), categories__severity=Severity.CRITICAL).exists()
+    figures = Figures(
+        violations=counts["violations"],
+        reviewed=counts["reviewed"],
+        critical_violation=critical,
+        categories=categories,
+    )
+    return figures, counts["oldest"]
 
 
 def subject_recount(*, subject: Subject, now: datetime | None = None) -> Figures:
@@ -37,33 +65,22 @@ def subject_recount(*, subject: Subject, now: datetime | None = None) -> Figures
     """
     now = now or timezone.now()
     window = timedelta(days=thresholds_for(subject.organization).window_days)
-    finals = Decision.objects.filter(
-        item__subject=subject, verdict__in=FINAL_VERDICTS, decided_at__gt=now - window
-    )
-    counts = finals.aggregate(
-        reviewed=Count("id"),
-        violations=Count("id", filter=_counted_violation()),
-        oldest=Min("decided_at"),
-    )
-    categories = sorted(
-        set(
-            finals.filter(_counted_violation(), categories__isnull=False).values_list(
-                "categories__slug", flat=True
-            )
-        )
-    )
-    critical = finals.filter(_counted_violation(), categories__severity=Severity.CRITICAL).exists()
-    subject.violations = counts["violations"]
-    subject.reviewed = counts["reviewed"]
-    subject.window_expires_at = counts["oldest"] + window if counts["oldest"] else None
+    figures, oldest = _figures(subject, since=now - window)
+    subject.violations = figures.violations
+    subject.reviewed = figures.reviewed
+    subject.window_expires_at = oldest + window if oldest else None
     subject.updated_at = now
     subject.save(update_fields=["violations", "reviewed", "window_expires_at", "updated_at"])
-    return Figures(
-        violations=counts["violations"],
-        reviewed=counts["reviewed"],
-        critical_violation=critical,
-        categories=categories,
-    )
+    return figures
+
+
+def figures_since(*, subject: Subject, since: datetime, now: datetime | None = None) -> Figures:
+    """The figures over the window, counting only decisions made after `since` (a fresh start,
+    such as a reinstatement); nothing is stored."""
+    now = now or timezone.now()
+    window = timedelta(days=thresholds_for(subject.organization).window_days)
+    figures, _ = _figures(subject, since=max(since, now - window))
+    return figures
 
 
 def rates_roll_forward(*, now: datetime | None = None, limit: int = 1000) -> int:

@@ -102,6 +102,10 @@ def thresholds_save(
 ) -> tuple[Thresholds, ThresholdChange]:
     """Store new thresholds for the organization (None: global) and record the change."""
     rules_check(rules)
+    if organization is None:
+        # Make sure the global row exists first: otherwise reading `before` below creates it,
+        # and the save would insert a second one (refused by thresholds_one_per_scope).
+        thresholds_global()
     current = (
         Thresholds.objects.select_for_update().filter(organization=organization).first()
         if organization is not None

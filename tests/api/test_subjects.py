@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from moderation.models import Subject, Thresholds
+from moderation.models import FlaggedItem, PolicyCategory, Subject, Thresholds, Verdict
 from moderation.services.ingest import batch_process
 from moderation.services.organizations import api_key_revoke
+from moderation.services.review import decision_record
 from moderation.services.subjects import subject_hash
 
 pytestmark = pytest.mark.django_db
@@ -234,3 +235,46 @@ def test_an_unbound_key_must_name_the_organization(unbound_key):
     response = lookup(unbound_key, {"user_id": "u-42"})
     assert response.status_code == 422
     assert [e["path"] for e in response.json()["errors"]] == ["organization"]
+
+
+# --- live figures ----------------------------------------------------------------------
+
+
+def test_it_reports_the_live_status_and_figures_as_decisions_move_the_user(
+    signed_key, item, reviewer
+):
+    items = []
+    for n in range(1, 5):
+        response = signed_key.post(item(n, user_id="u-9"))
+        batch_process(batch_id=response.json()["batch_id"])
+        items.append(FlaggedItem.objects.get(batch_id=response.json()["batch_id"]))
+    violence = [PolicyCategory.objects.get(slug="violence")]
+
+    def figures_after(verdict: Verdict, flagged: FlaggedItem) -> tuple[Any, ...]:
+        decision_record(
+            item=flagged,
+            reviewer=reviewer,
+            verdict=verdict,
+            categories=violence if verdict == Verdict.VIOLATION else [],
+            note="",
+        )
+        body = lookup(signed_key, {"user_id": "u-9"}).json()
+        assert set(body) == FIELDS
+        return body["status"], body["violations"], body["reviewed"], body["violation_rate"]
+
+    assert lookup(signed_key, {"user_id": "u-9"}).json()["status"] == "active"
+    verdicts = [Verdict.VIOLATION, Verdict.NO_VIOLATION, Verdict.VIOLATION, Verdict.VIOLATION]
+    seen = [
+        figures_after(verdict, flagged) for verdict, flagged in zip(verdicts, items, strict=True)
+    ]
+    assert seen == [
+        ("warned", 1, 1, 1.0),
+        ("warned", 1, 2, 0.5),
+        ("warned", 2, 3, pytest.approx(2 / 3)),
+        ("restricted", 3, 4, 0.75),
+    ]
+    subject = Subject.objects.get(
+        user_id_hash=subject_hash(organization_slug="acme", user_id="u-9")
+    )
+    updated = lookup(signed_key, {"user_id": "u-9"}).json()["updated_at"]
+    assert datetime.fromisoformat(updated) == subject.updated_at

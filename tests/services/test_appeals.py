@@ -1,0 +1,186 @@
+"""Deciding appeals (CONTRACT §4b): by a senior or admin with no part in the action; upheld
+reinstates the user and tells the platform, denied keeps the status and says why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from accounts.roles import Role
+from moderation.models import (
+    ActionKind,
+    ActionState,
+    Appeal,
+    AppealState,
+    AuditAction,
+    AuditEvent,
+    Delivery,
+    EnforcementAction,
+    Subject,
+    SubjectStatus,
+    Verdict,
+)
+from moderation.services.appeals import (
+    AppealOpen,
+    appeal_create,
+    appeal_decide,
+    appeal_may_decide,
+)
+from moderation.services.enforcement import EnforcementRefused, action_by_hand, removal_approve
+from moderation.services.organizations import enforcement_endpoint_set
+from tests.factories import SubjectFactory, UserFactory, decide
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def other_senior(db: None) -> Any:
+    return UserFactory(username="sue", role=Role.SENIOR)
+
+
+@pytest.fixture
+def user(acme: Any) -> Subject:
+    return SubjectFactory(organization=acme)
+
+
+def appeal_of(action: EnforcementAction, message: str = "It was a mistake.") -> Appeal:
+    subject = action.subject
+    return appeal_create(
+        organization=subject.organization,
+        user_id_hash=subject.user_id_hash,
+        action_id=str(action.pk),
+        message=message,
+    )
+
+
+@pytest.fixture
+def restricted_by_sam(user: Subject, senior: Any) -> EnforcementAction:
+    """A restriction the senior "sam" took by hand."""
+    return action_by_hand(subject=user, kind=ActionKind.RESTRICT, user=senior, reason="spam ring")
+
+
+@pytest.fixture
+def removed_with_sams_approval(user: Subject, reviewer: Any, senior: Any) -> EnforcementAction:
+    for _ in range(5):
+        decide(user, Verdict.VIOLATION, reviewer=reviewer)
+    proposal = user.actions.get(state=ActionState.PROPOSED)
+    return removal_approve(action=proposal, user=senior)
+
+
+def test_the_senior_who_took_the_action_may_not_decide_its_appeal(restricted_by_sam, senior):
+    appeal = appeal_of(restricted_by_sam)
+    assert not appeal_may_decide(appeal, senior)
+    with pytest.raises(EnforcementRefused, match="neither took nor approved"):
+        appeal_decide(appeal=appeal, user=senior, upheld=True, reason="")
+    appeal.refresh_from_db()
+    assert appeal.state == AppealState.OPEN
+
+
+def test_the_senior_who_approved_the_removal_may_not_decide_its_appeal(
+    removed_with_sams_approval, senior, admin_user
+):
+    appeal = appeal_of(removed_with_sams_approval)
+    with pytest.raises(EnforcementRefused):
+        appeal_decide(appeal=appeal, user=senior, upheld=False, reason="no")
+    assert appeal_may_decide(appeal, admin_user)
+
+
+def test_a_reviewer_may_not_decide_an_appeal(user, reviewer):
+    decide(user, Verdict.VIOLATION, reviewer=reviewer)
+    appeal = appeal_of(user.actions.get())
+    assert not appeal_may_decide(appeal, reviewer)
+    with pytest.raises(EnforcementRefused):
+        appeal_decide(appeal=appeal, user=reviewer, upheld=True, reason="")
+
+
+def test_another_senior_upholds_and_the_user_is_reinstated(
+    user, restricted_by_sam, other_senior, acme
+):
+    enforcement_endpoint_set(organization=acme, url="https://platform.example/enforcement")
+    appeal = appeal_of(restricted_by_sam)
+    decided = appeal_decide(
+        appeal=appeal, user=other_senior, upheld=True, reason=" the ring was a red team "
+    )
+    assert decided.state == AppealState.UPHELD and decided.decided_by == other_senior
+    assert decided.decided_at is not None and decided.reason == "the ring was a red team"
+    user.refresh_from_db()
+    assert user.status == SubjectStatus.ACTIVE
+    reinstate = user.actions.get(kind=ActionKind.REINSTATE)
+    assert (reinstate.state, reinstate.decided_by) == (ActionState.TAKEN, "appeal")
+    assert reinstate.actor == other_senior
+    assert reinstate.reason == "Appeal upheld: the ring was a red team"
+    delivery = Delivery.objects.get(action=reinstate)
+    assert delivery.payload["data"]["action"] == "reinstate"
+    assert delivery.payload["data"]["decided_by"] == "appeal"
+    event = AuditEvent.objects.get(action=AuditAction.APPEAL_DECIDE)
+    assert event.actor == other_senior and event.subject == user
+    assert event.detail == {"appeal": str(appeal.pk), "state": "upheld"}
+
+
+def test_an_automatic_action_may_be_decided_by_any_senior(user, reviewer, senior):
+    decide(user, Verdict.VIOLATION, reviewer=reviewer)
+    appeal = appeal_of(user.actions.get())
+    appeal_decide(appeal=appeal, user=senior, upheld=True, reason="")
+    user.refresh_from_db()
+    assert user.status == SubjectStatus.ACTIVE
+    reason = user.actions.get(kind=ActionKind.REINSTATE).reason
+    assert reason == "Appeal upheld: the action was not warranted"
+
+
+def test_an_admin_upholds_an_appealed_removal(user, removed_with_sams_approval, admin_user):
+    appeal_decide(
+        appeal=appeal_of(removed_with_sams_approval), user=admin_user, upheld=True, reason="ok"
+    )
+    user.refresh_from_db()
+    assert user.status == SubjectStatus.ACTIVE
+
+
+def test_upholding_for_a_user_already_active_takes_no_action(
+    user, restricted_by_sam, senior, other_senior
+):
+    appeal = appeal_of(restricted_by_sam)
+    action_by_hand(subject=user, kind=ActionKind.REINSTATE, user=senior, reason="by mail")
+    appeal_decide(appeal=appeal, user=other_senior, upheld=True, reason="agreed")
+    assert user.actions.filter(kind=ActionKind.REINSTATE).count() == 1
+    appeal.refresh_from_db()
+    assert appeal.state == AppealState.UPHELD
+
+
+@pytest.mark.parametrize("reason", ["", "  "])
+def test_denying_needs_a_reason(user, restricted_by_sam, other_senior, reason):
+    appeal = appeal_of(restricted_by_sam)
+    with pytest.raises(EnforcementRefused, match="reason"):
+        appeal_decide(appeal=appeal, user=other_senior, upheld=False, reason=reason)
+    appeal.refresh_from_db()
+    assert appeal.state == AppealState.OPEN and appeal.decided_by is None
+
+
+def test_a_denied_appeal_keeps_the_status_and_records_why(user, restricted_by_sam, other_senior):
+    appeal = appeal_of(restricted_by_sam)
+    appeal_decide(appeal=appeal, user=other_senior, upheld=False, reason="Clear spam.")
+    appeal.refresh_from_db()
+    assert appeal.state == AppealState.DENIED and appeal.reason == "Clear spam."
+    assert appeal.decided_by == other_senior
+    user.refresh_from_db()
+    assert user.status == SubjectStatus.RESTRICTED
+    assert not user.actions.filter(kind=ActionKind.REINSTATE).exists()
+    event = AuditEvent.objects.get(action=AuditAction.APPEAL_DECIDE)
+    assert event.detail["state"] == "denied"
+
+
+def test_an_appeal_is_decided_once(user, restricted_by_sam, other_senior, admin_user):
+    appeal = appeal_of(restricted_by_sam)
+    appeal_decide(appeal=appeal, user=other_senior, upheld=False, reason="Clear spam.")
+    with pytest.raises(EnforcementRefused, match="already been decided"):
+        appeal_decide(appeal=appeal, user=admin_user, upheld=True, reason="")
+    user.refresh_from_db()
+    assert user.status == SubjectStatus.RESTRICTED
+
+
+def test_one_appeal_of_an_action_is_open_at_a_time(restricted_by_sam, other_senior):
+    first = appeal_of(restricted_by_sam)
+    with pytest.raises(AppealOpen):
+        appeal_of(restricted_by_sam, "again")
+    appeal_decide(appeal=first, user=other_senior, upheld=False, reason="no")
+    assert appeal_of(restricted_by_sam, "new evidence").state == AppealState.OPEN
