@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from moderation.models import AuditAction, AuditEvent, PolicyCategory, Verdict
+from moderation.models import (
+    ActionKind,
+    ActionState,
+    AuditAction,
+    AuditEvent,
+    Delivery,
+    EnforcementAction,
+    PolicyCategory,
+    SubjectStatus,
+    Verdict,
+)
 from moderation.services import claims
+from moderation.services.organizations import enforcement_endpoint_set
 from moderation.services.review import decision_record
 from tests.factories import FlaggedItemFactory, SubjectFactory
 
@@ -45,3 +56,129 @@ def test_it_answers_404_for_unknown_subjects(client, reviewer):
     client.force_login(reviewer)
     assert client.get(f"/subjects/{subject.organization.slug}/{'0' * 64}/").status_code == 404
     assert client.get(f"/subjects/nope/{subject.user_id_hash}/").status_code == 404
+
+
+# --- "Act on this user": a senior's or admin's own action, with a reason ----------------
+
+
+def subject_url(subject) -> str:
+    return f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
+
+
+def test_reviewers_neither_see_nor_use_the_act_form(client, reviewer):
+    subject = SubjectFactory()
+    client.force_login(reviewer)
+    assert "Act on this user" not in client.get(subject_url(subject)).content.decode()
+    response = client.post(f"{subject_url(subject)}act/", {"kind": "warn", "reason": "spam"})
+    assert response.status_code == 403
+    subject.refresh_from_db()
+    assert subject.status == SubjectStatus.ACTIVE
+    assert not EnforcementAction.objects.exists()
+
+
+def test_acting_needs_a_signed_in_user(client, db):
+    subject = SubjectFactory()
+    response = client.post(f"{subject_url(subject)}act/", {"kind": "warn", "reason": "spam"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not EnforcementAction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "label"),
+    [
+        ("warn", SubjectStatus.WARNED, "Warn"),
+        ("restrict", SubjectStatus.RESTRICTED, "Restrict"),
+        ("remove", SubjectStatus.REMOVED, "Remove"),
+    ],
+)
+@pytest.mark.parametrize("who", ["senior", "admin_user"])
+def test_seniors_and_admins_act_with_a_reason(client, request, acme, who, kind, status, label):
+    user = request.getfixturevalue(who)
+    enforcement_endpoint_set(organization=acme, url="https://platform.example/enforcement")
+    subject = SubjectFactory(organization=acme)
+    client.force_login(user)
+    page = client.get(subject_url(subject)).content.decode()
+    assert "Act on this user" in page and 'name="reason" required' in page
+
+    response = client.post(
+        f"{subject_url(subject)}act/", {"kind": kind, "reason": "  ban evasion  "}, follow=True
+    )
+    assert response.redirect_chain == [(subject_url(subject), 302)]
+    page = response.content.decode()
+    assert f"{label} taken; the platform is being told." in page
+    subject.refresh_from_db()
+    assert subject.status == status
+    action = subject.actions.get()
+    assert (action.kind, action.state, action.decided_by, action.actor, action.reason) == (
+        kind,
+        ActionState.TAKEN,
+        "reviewer",
+        user,
+        "ban evasion",
+    )
+    assert AuditEvent.objects.filter(
+        action=AuditAction.ENFORCEMENT_TAKEN, actor=user, subject=subject
+    ).exists()
+    assert Delivery.objects.get(action=action).payload["data"]["action"] == kind
+    # The page's history of actions shows it, with who took it and why.
+    assert f'<span class="tag action-{kind}">{label}</span>' in page and "ban evasion" in page
+
+
+def test_reinstate_brings_the_user_back_and_settles_a_waiting_removal(client, senior, acme):
+    subject = SubjectFactory(organization=acme)
+    item = FlaggedItemFactory(subject=subject, organization=acme)
+    decision_record(
+        item=item,
+        reviewer=senior,
+        verdict=Verdict.VIOLATION,
+        categories=[PolicyCategory.objects.get(slug="weapons")],
+        note="",
+    )
+    proposal = subject.actions.get(state=ActionState.PROPOSED)
+    client.force_login(senior)
+    response = client.post(
+        f"{subject_url(subject)}act/",
+        {"kind": "reinstate", "reason": "the account was compromised"},
+        follow=True,
+    )
+    assert "Reinstate taken; the platform is being told." in response.content.decode()
+    subject.refresh_from_db()
+    proposal.refresh_from_db()
+    assert subject.status == SubjectStatus.ACTIVE
+    assert proposal.state == ActionState.REJECTED
+    assert proposal.review_note.startswith("superseded by reinstate")
+
+
+def test_acting_without_a_reason_is_refused(client, senior):
+    subject = SubjectFactory()
+    client.force_login(senior)
+    response = client.post(
+        f"{subject_url(subject)}act/", {"kind": "warn", "reason": " "}, follow=True
+    )
+    assert "Give the reason for this action." in response.content.decode()
+    subject.refresh_from_db()
+    assert subject.status == SubjectStatus.ACTIVE
+    assert not EnforcementAction.objects.exists()
+
+
+def test_an_action_that_changes_nothing_is_refused(client, senior):
+    subject = SubjectFactory()
+    client.force_login(senior)
+    response = client.post(
+        f"{subject_url(subject)}act/", {"kind": "reinstate", "reason": "why not"}, follow=True
+    )
+    assert "This user is already active." in response.content.decode()
+    assert not EnforcementAction.objects.exists()
+
+
+def test_acting_asks_for_a_known_action(client, senior):
+    subject = SubjectFactory()
+    client.force_login(senior)
+    response = client.post(
+        f"{subject_url(subject)}act/",
+        {"kind": ActionKind.WARN + "-hard", "reason": "x"},
+        follow=True,
+    )
+    assert "Choose an action." in response.content.decode()
+    assert not EnforcementAction.objects.exists()
+    assert client.get(f"{subject_url(subject)}act/").status_code == 405
