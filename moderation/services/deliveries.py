@@ -79,7 +79,11 @@ def delivery_create(*, action: EnforcementAction) -> Delivery | None:
     return delivery
 
 
-def _claim(delivery_id: int, *, manual: bool) -> tuple[Delivery, int] | None:
+# What an attempt row says until its result is written: a worker killed mid-request leaves it.
+INTERRUPTED = "no result recorded: the attempt was interrupted (worker stopped)"
+
+
+def _claim(delivery_id: int, *, manual: bool) -> tuple[Delivery, DeliveryAttempt] | None:
     now = timezone.now()
     with transaction.atomic():
         rows = Delivery.objects.select_for_update(skip_locked=True).select_related("organization")
@@ -96,7 +100,11 @@ def _claim(delivery_id: int, *, manual: bool) -> tuple[Delivery, int] | None:
         if manual:
             delivery.status = DeliveryStatus.PENDING
         delivery.save(update_fields=["attempts", "next_attempt_at", "status"])
-        return delivery, delivery.attempts
+        # Recorded before the request, so even an attempt cut short shows on /enforcement/.
+        attempt = DeliveryAttempt.objects.create(
+            delivery=delivery, number=delivery.attempts, at=now, error=INTERRUPTED, manual=manual
+        )
+        return delivery, attempt
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -147,19 +155,19 @@ def delivery_attempt(*, delivery_id: int, manual: bool = False) -> DeliveryAttem
     claimed = _claim(delivery_id, manual=manual)
     if claimed is None:
         return None
-    delivery, number = claimed
+    delivery, attempt = claimed
+    number = attempt.number
     code, error, latency = _post(delivery)
     now = timezone.now()
     with transaction.atomic():
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            number=number,
-            at=now,
-            status_code=code,
-            latency_ms=latency,
-            error=error,
-            manual=manual,
+        # `at` becomes the moment of the answer, as for the rest of the schedule.
+        attempt.at, attempt.status_code, attempt.latency_ms, attempt.error = (
+            now,
+            code,
+            latency,
+            error,
         )
+        attempt.save(update_fields=["at", "status_code", "latency_ms", "error"])
         if attempt.ok:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = now

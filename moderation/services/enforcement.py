@@ -50,8 +50,9 @@ class EnforcementRefused(Exception):
 
 
 def _threshold_reason(kind: ActionKind, figures: Figures, rules: Rules) -> str:
+    noun = "violation" if figures.violations == 1 else "violations"
     base = (
-        f"{figures.violations} violation(s) of {figures.reviewed} reviewed in "
+        f"{figures.violations} {noun} of {figures.reviewed} reviewed in "
         f"{rules.window_days} days (rate {figures.rate:.2f})"
     )
     if kind == ActionKind.WARN:

@@ -31,7 +31,7 @@ from moderation.models import (
     SubjectStatus,
     Verdict,
 )
-from moderation.services import enforcement
+from moderation.services import deliveries, enforcement
 from moderation.services.deliveries import RETRY_DELAYS
 from moderation.services.organizations import enforcement_endpoint_set
 from moderation.services.review import decision_record
@@ -279,7 +279,10 @@ def test_a_worker_killed_mid_delivery_does_not_lose_it(workers, acme, reviewer):
         # Claimed, sent, never answered: the claim holds it until the request would have
         # timed out, then the sweeper of any worker finds it due again.
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
-        assert not delivery.attempt_log.exists()
+        # The cut-short attempt is on the record, saying so.
+        assert [(a.number, a.status_code, a.error) for a in delivery.attempt_log.all()] == [
+            (1, None, deliveries.INTERRUPTED)
+        ]
         assert delivery.next_attempt_at > timezone.now()
 
         workers.start_worker()
@@ -292,4 +295,4 @@ def test_a_worker_killed_mid_delivery_does_not_lose_it(workers, acme, reviewer):
     assert got[0].webhook_id == got[1].webhook_id and got[0].body == got[1].body
     delivery.refresh_from_db()
     assert delivery.attempts == 2
-    assert [(a.number, a.status_code) for a in delivery.attempt_log.all()] == [(2, 204)]
+    assert [(a.number, a.status_code) for a in delivery.attempt_log.all()] == [(1, None), (2, 204)]

@@ -91,7 +91,7 @@ def test_it_warns_on_the_first_violation(user, reviewer):
     assert warn.actor is None and warn.approved_by is None
     assert warn.categories == ["hate", "violence"]
     assert (warn.violations, warn.reviewed, warn.violation_rate) == (1, 1, 1.0)
-    assert "1 violation(s) of 1 reviewed in 30 days" in warn.reason
+    assert "1 violation of 1 reviewed in 30 days" in warn.reason
     assert "warn threshold of 1" in warn.reason
     assert warn.effective_at is not None and warn.resolved_at is not None
 
