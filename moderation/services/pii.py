@@ -46,7 +46,8 @@ def _ipv6(match: re.Match[str]) -> bool:
         ipaddress.IPv6Address(match.group())
     except ValueError:
         return False
-    return match.group().count(":") >= 2
+    # Two groups at least: "::" and "::1" are no one's address, and Python's `[::-1]` is code.
+    return sum(1 for group in match.group().split(":") if group) >= 2
 
 
 def _phone(match: re.Match[str]) -> bool:
@@ -61,13 +62,16 @@ PATTERNS: list[tuple[str, re.Pattern[str], object]] = [
     ("card", re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), _card),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b"), None),
     ("ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), None),
-    ("ip", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _ipv4),
+    # Not four numbers out of a longer dotted run (an OID, a five-part version).
+    ("ip", re.compile(r"(?<!\d\.)\b(?:\d{1,3}\.){3}\d{1,3}\b(?!\.\d)"), _ipv4),
     ("ip", re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), _ipv6),
     (
         "phone",
+        # After a country code the area code may be one digit (+33 6 12 34 56 78). Never the
+        # tail of a UUID or id (after "-"), nor a date running into a time (2024-05-17 10:30).
         re.compile(
-            r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
-            r"\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)"
+            r"(?<![\w+-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}"
+            r"|(?:\(\d{1,4}\)[ .-]?)?\d{2,4})(?:[ .-]?\d{2,4}){2,4}(?!\w|:\d)"
         ),
         _phone,
     ),

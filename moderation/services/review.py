@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -30,15 +29,13 @@ class ClaimConflict(Exception):
     """Someone else holds or has decided the item; nothing was recorded."""
 
 
-@dataclass(frozen=True)
 class DecisionInvalid(Exception):
     """The decision breaks a rule (field, message); nothing was recorded."""
 
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 def _check(verdict: Verdict, categories: Sequence[PolicyCategory], note: str) -> None:

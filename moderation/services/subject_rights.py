@@ -116,16 +116,17 @@ def subject_export(*, subject: Subject, actor: AbstractBaseUser | None, via: str
 @transaction.atomic
 def subject_erase(*, subject: Subject, actor: AbstractBaseUser | None, via: str) -> dict[str, int]:
     """Erase the subject's words: prompts, responses, metadata, reviewers' notes on them, and
-    appeal messages; pending batches not yet turned into items lose the text too. Counts,
-    decisions, categories and actions stay, anonymous behind the hash."""
+    appeal messages; pending (and failed) batches not yet turned into items lose the text too.
+    Counts, decisions, categories and actions stay, anonymous behind the hash."""
     now = timezone.now()
     item_ids = list(subject.items.values_list("pk", flat=True))
     erased = content_erase_items(item_ids, now=now)
     notes = Decision.objects.filter(item_id__in=item_ids).exclude(note="").update(note="")
     appeals = Appeal.objects.filter(action__subject=subject).exclude(message="").update(message="")
     pending = 0
+    # A failed batch keeps its payload for an admin to look at: it holds the words too.
     for batch in InboundBatch.objects.select_for_update().filter(
-        status=BatchStatus.PENDING, payload__isnull=False
+        status__in=[BatchStatus.PENDING, BatchStatus.FAILED], payload__isnull=False
     ):
         changed = False
         for entry in batch.payload:

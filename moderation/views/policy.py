@@ -35,6 +35,7 @@ def _day(text: str) -> date | None:
 def policy_index(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     exceptions = PolicyException.objects.select_related("organization", "category", "approved_by")
+    current = PolicySettings.current()
     return render(
         request,
         "moderation/policy.html",
@@ -43,7 +44,9 @@ def policy_index(request: HttpRequest) -> HttpResponse:
             "now": now,
             "organizations": Organization.objects.order_by("slug"),
             "categories": PolicyCategory.objects.order_by("name"),
-            "settings": PolicySettings.current(),
+            "settings": current,
+            # As saved (2.5, not a rounded 2), so saving the form unchanged changes nothing.
+            "sample_percent": f"{current.audit_sample_rate * 100:.10g}",
             "form": request.session.pop("exception_form", {}),
         },
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -27,15 +26,16 @@ class Command(BaseCommand):
                 since = datetime.combine(date.fromisoformat(options["since"]), time.min, tzinfo=UTC)
             except ValueError as exc:
                 raise CommandError("--since must be a date as YYYY-MM-DD") from exc
-        out = open(options["output"], "w", encoding="utf-8") if options["output"] else sys.stdout
         lines = 0
-        try:
+        if options["output"]:
+            with open(options["output"], "w", encoding="utf-8") as out:
+                for line in training_jsonl(since=since):
+                    out.write(line)
+                    lines += 1
+        else:
             for line in training_jsonl(since=since):
-                out.write(line)
+                self.stdout.write(line, ending="")
                 lines += 1
-        finally:
-            if out is not sys.stdout:
-                out.close()
         audit_record(
             actor=None,
             action=AuditAction.TRAINING_EXPORT,
