@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.models import FlaggedItem, PolicySettings
+from moderation.models import BatchStatus, FlaggedItem, InboundBatch, PolicySettings
 
 CHUNK = 1000
 
@@ -24,9 +24,13 @@ def content_erase_items(item_ids: list[int], *, now: datetime) -> int:
 
 
 def retention_erase(*, now: datetime | None = None, limit: int = 50_000) -> int:
-    """Erase the text of items decided more than `retention_days` ago (periodic)."""
+    """Erase the text of items decided more than `retention_days` ago (periodic), and the
+    payload of batches that failed for good as long ago."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=PolicySettings.current().retention_days)
+    InboundBatch.objects.filter(
+        status=BatchStatus.FAILED, received_at__lt=cutoff, payload__isnull=False
+    ).update(payload=None)
     erased = 0
     while erased < limit:
         ids = list(

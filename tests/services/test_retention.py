@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from moderation import jobs
 from moderation.models import (
+    BatchStatus,
     EnforcementAction,
     FlaggedItem,
+    InboundBatch,
     ItemState,
     PolicyCategory,
     PolicySettings,
@@ -190,3 +192,26 @@ def test_the_periodic_job_runs_retention(subject, reviewer, redis_clean):
     young.refresh_from_db()
     assert item.prompt == "" and item.content_erased_at is not None
     assert young.prompt and young.content_erased_at is None
+
+
+def test_it_drops_the_payload_of_batches_that_failed_long_ago(signed_key):
+    old = InboundBatch.objects.create(
+        api_key=signed_key.api_key,
+        webhook_id="w-old",
+        payload=[{"prompt": "old words"}],
+        received=1,
+        status=BatchStatus.FAILED,
+        received_at=timezone.now() - timedelta(days=91),
+    )
+    young = InboundBatch.objects.create(
+        api_key=signed_key.api_key,
+        webhook_id="w-young",
+        payload=[{"prompt": "new words"}],
+        received=1,
+        status=BatchStatus.FAILED,
+    )
+    retention_erase()
+    old.refresh_from_db()
+    young.refresh_from_db()
+    assert old.payload is None
+    assert young.payload == [{"prompt": "new words"}]
