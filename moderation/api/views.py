@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from typing import Any
@@ -183,11 +182,9 @@ def subject_lookup(request: HttpRequest) -> JsonResponse:
     if body is None:
         return _error(413, f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
     try:
-        data = json.loads(body)
-    except ValueError:
-        return _error(400, "body is not valid JSON")
-    if not isinstance(data, dict):
-        return _error(400, "body must be a JSON object")
+        data = parse_body(body)
+    except BodyError as exc:
+        return _error(400, str(exc))
 
     found = _subject_ref(data, api_key)
     if isinstance(found, JsonResponse):
@@ -257,11 +254,9 @@ def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
         return signed
     api_key, body = signed
     try:
-        data = json.loads(body)
-    except ValueError:
-        return _error(400, "body is not valid JSON")
-    if not isinstance(data, dict):
-        return _error(400, "body must be a JSON object")
+        data = parse_body(body)
+    except BodyError as exc:
+        return _error(400, str(exc))
     errors = _subject_errors(data, api_key)
     action_id, message = data.get("action_id"), data.get("message")
     if not isinstance(action_id, str) or not action_id:
