@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from ._postgres import postgres_only
+
 CREATE = """
 CREATE OR REPLACE FUNCTION moderation_audit_append_only() RETURNS trigger AS $$
 BEGIN
@@ -19,16 +21,6 @@ DROP FUNCTION IF EXISTS moderation_audit_append_only();
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [("moderation", "0003_review")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [postgres_only(CREATE, DROP)]

@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from ._postgres import postgres_only
+
 CREATE = """
 CREATE OR REPLACE FUNCTION moderation_exception_hard_limit() RETURNS trigger AS $$
 BEGIN
@@ -23,16 +25,6 @@ DROP FUNCTION IF EXISTS moderation_exception_hard_limit();
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [("moderation", "0006_policy_privacy")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [postgres_only(CREATE, DROP)]

@@ -6,6 +6,8 @@ the revocation's UPDATE tripped the guard (PostgreSQL).
 
 from django.db import migrations
 
+from ._postgres import postgres_only
+
 FUNCTION = """
 CREATE OR REPLACE FUNCTION moderation_exception_hard_limit() RETURNS trigger AS $$
 BEGIN
@@ -34,16 +36,6 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTION)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PREVIOUS)
-
-
 class Migration(migrations.Migration):
     dependencies = [("moderation", "0007_exception_hard_limit_guard")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [postgres_only(FUNCTION, PREVIOUS)]
