@@ -60,11 +60,14 @@ worker: $(VENV)/.installed
 		$(PY) manage.py rqworker ingest enforcement default & pids+=($$!); \
 	done; trap 'kill $${pids[*]} 2>/dev/null' INT TERM EXIT; wait
 
-## bench: ingest throughput against make serve + make worker on PostgreSQL
+## bench: ingest and claim throughput against make serve (+ make worker) on PostgreSQL
 bench: $(VENV)/.installed-test services
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(PY) tests/bench/ingest.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_claims} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
+	$(PY) tests/bench/claims.py
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -40,7 +40,9 @@ def role_required(
 def item_for_reviewer(request: HttpRequest, pk: int) -> FlaggedItem:
     """An item the user may read: any role reads any item, but escalated ones are for seniors."""
     item = get_object_or_404(
-        FlaggedItem.objects.select_related("organization", "subject", "claimed_by"), pk=pk
+        # The subject's organization too: the item page's subject panel links to it.
+        FlaggedItem.objects.select_related("organization", "subject__organization", "claimed_by"),
+        pk=pk,
     )
     if item.queue == ReviewQueue.ESCALATED and not user_has_role(request.user, Role.SENIOR):
         raise PermissionDenied("Escalated items are for seniors and admins.")

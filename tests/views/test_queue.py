@@ -55,3 +55,14 @@ def test_a_user_without_a_role_is_refused(client):
     client.force_login(nobody)
     assert client.get("/queue/").status_code == 403
     assert client.post("/queue/next/").status_code == 403
+
+
+def test_review_next_claims_in_few_queries(client, reviewer, django_assert_num_queries):
+    FlaggedItemFactory()
+    client.force_login(reviewer)
+    # Session, user, role (looked up once per request, however often it is asked), then in the
+    # claim's transaction: the item already held, the next waiting one locked, its claim, the
+    # audit row.
+    with django_assert_num_queries(9) as captured:
+        assert client.post("/queue/next/").status_code == 302
+    assert sum("auth_group" in q["sql"] for q in captured.captured_queries) == 1
