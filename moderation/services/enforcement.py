@@ -124,13 +124,14 @@ def enforcement_evaluate(*, subject: Subject) -> list[EnforcementAction]:
     Only escalates; a removal already waiting, or a removed user, gets no new proposal.
     """
     subject = Subject.objects.select_for_update().select_related("organization").get(pk=subject.pk)
-    figures = subject_recount(subject=subject)
+    # The thresholds are read once here and passed down (they give the window too).
+    rules = Rules.of(thresholds_for(subject.organization))
+    figures = subject_recount(subject=subject, window_days=rules.window_days)
     # A reinstated user starts afresh: the thresholds see only what they did since, so the
     # next decision does not undo the reinstatement on the strength of the old violations.
     reinstated = _last_moment(subject, kind=ActionKind.REINSTATE, state=ActionState.TAKEN)
     if reinstated is not None:
-        figures = figures_since(subject=subject, since=reinstated)
-    rules = Rules.of(thresholds_for(subject.organization))
+        figures = figures_since(subject=subject, since=reinstated, window_days=rules.window_days)
     target = status_target(
         violations=figures.violations,
         reviewed=figures.reviewed,
@@ -157,7 +158,13 @@ def enforcement_evaluate(*, subject: Subject) -> list[EnforcementAction]:
         target.propose_removal
         and subject.status != SubjectStatus.REMOVED
         and not subject.actions.filter(state=ActionState.PROPOSED).exists()
-        and (rejected is None or figures_since(subject=subject, since=rejected).violations > 0)
+        and (
+            rejected is None
+            or figures_since(
+                subject=subject, since=rejected, window_days=rules.window_days
+            ).violations
+            > 0
+        )
     ):
         proposal = _new_action(
             subject,

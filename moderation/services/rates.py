@@ -57,14 +57,16 @@ def _figures(subject: Subject, *, since: datetime) -> tuple[Figures, datetime | 
     return figures, counts["oldest"]
 
 
-def subject_recount(*, subject: Subject, now: datetime | None = None) -> Figures:
+def subject_recount(
+    *, subject: Subject, now: datetime | None = None, window_days: int | None = None
+) -> Figures:
     """Count the subject's final decisions inside the window and store the figures.
 
     One aggregate over the subject's own decisions (indexed), run when a decision lands and
     when the oldest counted one leaves the window; pages only ever read the stored figures.
     """
     now = now or timezone.now()
-    window = timedelta(days=thresholds_for(subject.organization).window_days)
+    window = timedelta(days=window_days or thresholds_for(subject.organization).window_days)
     figures, oldest = _figures(subject, since=now - window)
     subject.violations = figures.violations
     subject.reviewed = figures.reviewed
@@ -74,11 +76,17 @@ def subject_recount(*, subject: Subject, now: datetime | None = None) -> Figures
     return figures
 
 
-def figures_since(*, subject: Subject, since: datetime, now: datetime | None = None) -> Figures:
+def figures_since(
+    *,
+    subject: Subject,
+    since: datetime,
+    now: datetime | None = None,
+    window_days: int | None = None,
+) -> Figures:
     """The figures over the window, counting only decisions made after `since` (a fresh start,
     such as a reinstatement); nothing is stored."""
     now = now or timezone.now()
-    window = timedelta(days=thresholds_for(subject.organization).window_days)
+    window = timedelta(days=window_days or thresholds_for(subject.organization).window_days)
     figures, _ = _figures(subject, since=max(since, now - window))
     return figures
 
