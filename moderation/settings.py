@@ -204,6 +204,8 @@ MODQUEUE_FAULT_INGEST_SLEEP = float(os.environ.get("MODQUEUE_FAULT_INGEST_SLEEP"
 # tests set it to a small fraction so a receiver that fails its first attempts is retried
 # within seconds. The in-flight hold and the 10 s request timeout are not scaled.
 MODQUEUE_RETRY_DELAY_SCALE = float(os.environ.get("MODQUEUE_RETRY_DELAY_SCALE", "1") or 1)
+if MODQUEUE_RETRY_DELAY_SCALE <= 0:
+    raise ImproperlyConfigured("MODQUEUE_RETRY_DELAY_SCALE must be a positive number")
 
 # CONTRACT §3 default rate limit per API key (admins set it per key).
 MODQUEUE_DEFAULT_RATE_PER_SECOND = 50
