@@ -1,7 +1,7 @@
-"""The permission-checked lookups: every view finds its objects through here.
+"""Role checks for views: `role_required` and the middleware that shuts out users without a role.
 
-Permissions are checked in views, never only in templates, because an htmx partial is
-rendered without the page around it.
+The permission-checked object lookups live in `moderation/access.py`; this module knows
+users and roles only.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from accounts.roles import Role, user_has_role
-from moderation.models import FlaggedItem, Organization, ReviewQueue, Subject
+from accounts.roles import Role, user_has_role, user_role
 
 
 def role_required(
@@ -37,24 +36,29 @@ def role_required(
     return decorator
 
 
-def item_for_reviewer(request: HttpRequest, pk: int) -> FlaggedItem:
-    """An item the user may read: any role reads any item, but escalated ones are for seniors."""
-    item = get_object_or_404(
-        # The subject's organization too: the item page's subject panel links to it.
-        FlaggedItem.objects.select_related("organization", "subject__organization", "claimed_by"),
-        pk=pk,
-    )
-    if item.queue == ReviewQueue.ESCALATED and not user_has_role(request.user, Role.SENIOR):
-        raise PermissionDenied("Escalated items are for seniors and admins.")
-    return item
+# What a signed-in user without a role may still reach: logging in and out. The API
+# authenticates with keys, not users, and static files are public.
+ROLELESS_ALLOWED = ("/accounts/login/", "/accounts/logout/", "/api/", "/static/")
 
 
-def subject_for_reviewer(request: HttpRequest, organization: str, user_id_hash: str) -> Subject:
-    if not user_has_role(request.user, Role.REVIEWER):
-        raise PermissionDenied
-    org = Organization.objects.filter(slug=organization).first()
-    if org is None:
-        raise Http404("No such organization.")
-    return get_object_or_404(
-        Subject.objects.select_related("organization"), organization=org, user_id_hash=user_id_hash
-    )
+class RoleRequiredMiddleware:
+    """A signed-in user without a role gets 403 on every page and action but log in and
+    log out (CONTRACT §8 v2), whatever a view forgets to check."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            user.is_authenticated
+            and user_role(user) is None
+            and not request.path.startswith(ROLELESS_ALLOWED)
+        ):
+            return render(
+                request,
+                "403.html",
+                {"reason": "Your account has no role yet: ask an admin to give you one."},
+                status=403,
+            )
+        return self.get_response(request)

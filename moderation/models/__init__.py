@@ -1,6 +1,6 @@
 from .audit import AuditAction, AuditEvent
 from .batches import BatchStatus, InboundBatch
-from .decisions import FINAL_VERDICTS, Decision, Verdict
+from .decisions import FINAL_VERDICTS, Decision, Verdict, VoidReason
 from .enforcement import (
     ActionKind,
     ActionState,
@@ -48,6 +48,7 @@ __all__ = [
     "AuditEvent",
     "Decision",
     "Verdict",
+    "VoidReason",
     "SEVERITY_WEIGHT",
     "ApiKey",
     "ApiKeySecret",

@@ -19,9 +19,28 @@ class Verdict(models.TextChoices):
 FINAL_VERDICTS = (Verdict.VIOLATION, Verdict.NO_VIOLATION)
 
 
+class VoidReason(models.TextChoices):
+    # The deciding reviewer took it back within the undo window.
+    UNDONE = "undone", "Undone"
+    # A senior or admin replaced it with a new decision.
+    OVERTURNED = "overturned", "Overturned"
+
+
+class DecisionQuerySet(models.QuerySet["Decision"]):
+    def standing(self) -> DecisionQuerySet:
+        """Decisions neither undone nor overturned: the record that counts."""
+        return self.filter(voided_at__isnull=True)
+
+    def final(self) -> DecisionQuerySet:
+        """The standing final decisions (violation or not): the only ones that count for
+        figures, thresholds, reports and training data (CONTRACT §6 v2)."""
+        return self.filter(voided_at__isnull=True, verdict__in=FINAL_VERDICTS)
+
+
 class Decision(models.Model):
     """What one reviewer decided about one item. An escalation is a decision too; only one
-    final decision (violation or not) can ever exist per item."""
+    standing final decision (violation or not) can exist per item. A decision is never
+    deleted or edited: an undo or an overturn voids it, and it stays on record as such."""
 
     item = models.ForeignKey(FlaggedItem, on_delete=models.CASCADE, related_name="decisions")
     reviewer = models.ForeignKey(
@@ -41,15 +60,43 @@ class Decision(models.Model):
         on_delete=models.PROTECT,
         related_name="decisions",
     )
+    # The queue the item was in when decided, so an undone escalation goes back there.
+    from_queue = models.CharField(max_length=12, blank=True)
+    # False when the item's content was hidden (critical) and the decider never chose
+    # "Show content": allowed (signals may suffice), but on record.
+    content_seen = models.BooleanField(default=True)
+    # Set when the decision stops counting: undone by its reviewer or overturned.
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    void_reason = models.CharField(max_length=10, choices=VoidReason.choices, blank=True)
+    # The overturning decision that replaced this one.
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces"
+    )
+
+    objects = DecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["decided_at", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["item"],
-                condition=models.Q(verdict__in=["violation", "no_violation"]),
+                condition=models.Q(
+                    verdict__in=["violation", "no_violation"], voided_at__isnull=True
+                ),
                 name="decision_one_final_per_item",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(voided_at__isnull=True, void_reason="")
+                | models.Q(voided_at__isnull=False) & ~models.Q(void_reason=""),
+                name="decision_void_has_reason",
+            ),
         ]
         indexes = [
             models.Index("reviewer", models.F("decided_at").desc(), name="decision_reviewer_idx")
@@ -61,3 +108,7 @@ class Decision(models.Model):
     @property
     def is_final(self) -> bool:
         return self.verdict in FINAL_VERDICTS
+
+    @property
+    def is_standing(self) -> bool:
+        return self.voided_at is None

@@ -96,6 +96,9 @@ class ActionState(models.TextChoices):
     PROPOSED = "proposed", "Proposed"
     TAKEN = "taken", "Taken"
     REJECTED = "rejected", "Rejected"
+    # A proposal whose basis went away (its decisions undone or overturned) before anyone
+    # decided it.
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class EnforcementAction(models.Model):
@@ -105,7 +108,8 @@ class EnforcementAction(models.Model):
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="actions")
     kind = models.CharField(max_length=10, choices=ActionKind.choices)
     state = models.CharField(max_length=10, choices=ActionState.choices)
-    # "threshold" for automatic actions, "appeal" for an upheld appeal, else "reviewer".
+    # "threshold" for automatic actions, "appeal" for an upheld appeal, "correction" for a
+    # reinstatement after an undone or overturned decision, else "reviewer".
     decided_by = models.CharField(max_length=16)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -122,6 +126,14 @@ class EnforcementAction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     effective_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The counted violation decisions an automatic action or proposal rested on: linked
+    # from the proposal, and none of their reviewers may approve it (four eyes).
+    basis = models.ManyToManyField(
+        "moderation.Decision", blank=True, related_name="enforcement_actions"
+    )
+    # The status a correction leaves the user in (a reinstate after an undone or overturned
+    # decision may step a restriction down to a warning rather than to active).
+    status_after = models.CharField(max_length=12, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

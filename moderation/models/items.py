@@ -31,6 +31,9 @@ class ItemState(models.TextChoices):
     DECIDED = "decided", "Decided"
     # Resolved at ingest: every signal fell in a category excepted for the organization.
     ALLOWED = "allowed", "Allowed by exception"
+    # Its text was erased at the end user's request before anyone decided it: out of the
+    # queues for good.
+    ERASED = "erased", "Erased before review"
 
 
 # The states in which an item waits in a queue for someone to claim it.

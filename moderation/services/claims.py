@@ -17,7 +17,10 @@ from moderation.services.audit import audit_record
 
 
 def reviewable_queues(user: AbstractBaseUser) -> list[ReviewQueue]:
-    """The queues a user may claim from: the escalated one is for seniors and admins."""
+    """The queues a user may claim from: the escalated one is for seniors and admins; a
+    user without a role may claim from none."""
+    if not user_has_role(user, Role.REVIEWER):
+        return []
     queues = [ReviewQueue.CRITICAL, ReviewQueue.STANDARD, ReviewQueue.AUDIT]
     if user_has_role(user, Role.SENIOR):
         queues.append(ReviewQueue.ESCALATED)
@@ -147,3 +150,29 @@ def claims_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
             detail={"holder": item.claimed_by_id},
         )
     return len(expired)
+
+
+@transaction.atomic
+def claims_release_held(
+    *, user: AbstractBaseUser, reason: str, keep: FlaggedItem | None = None
+) -> int:
+    """Give back every item the user holds (but `keep`), recorded as a release with its
+    reason, never as a skip the reviewer did not make; returns how many."""
+    held = FlaggedItem.objects.select_for_update().filter(state=ItemState.CLAIMED, claimed_by=user)
+    if keep is not None:
+        held = held.exclude(pk=keep.pk)
+    items = list(held)
+    for item in items:
+        _release(item, user=user, action=AuditAction.ITEM_RELEASE, detail={"reason": reason})
+    return len(items)
+
+
+def claim_hand(*, item: FlaggedItem, user: AbstractBaseUser, now: datetime | None = None) -> None:
+    """Put an item the caller has locked into the user's hands under a fresh lease (an undo
+    gives the item back to its reviewer this way); the caller records why."""
+    now = now or timezone.now()
+    item.state = ItemState.CLAIMED
+    item.claimed_by = user  # type: ignore[assignment]
+    item.claimed_at = now
+    item.lease_expires_at = now + lease_length()
+    item.save(update_fields=["state", "queue", "claimed_by", "claimed_at", "lease_expires_at"])

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
-from accounts.access import item_for_reviewer
+from moderation.access import item_for_reviewer
 from accounts.roles import Role, user_has_role
 from moderation import selectors
 from moderation.models import (

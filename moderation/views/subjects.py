@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import role_required, subject_for_reviewer
+from accounts.access import role_required
+from moderation.access import subject_for_reviewer
 from accounts.roles import Role, user_has_role
 from moderation import selectors
 from moderation.models import ActionKind, AuditAction
