@@ -21,6 +21,11 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# axe-core, injected by the browser tests' accessibility check (npm is installed by services)
+node_modules/axe-core/axe.min.js: package.json package-lock.json | services
+	npm ci --no-audit --no-fund
+	touch $@
+
 ## demo: SQLite and in-process jobs unless DATABASE_URL / REDIS_URL say otherwise
 demo: $(VENV)/.installed
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput -v0
@@ -37,7 +42,7 @@ demo: $(VENV)/.installed
 	fi
 
 ## test: the whole suite against PostgreSQL and Redis (local servers started if needed)
-test: $(VENV)/.installed-test services
+test: $(VENV)/.installed-test services node_modules/axe-core/axe.min.js
 	DATABASE_URL=$${DATABASE_URL:-$$DATABASE_URL_TEST_DEFAULT} \
 	REDIS_URL=$${REDIS_URL:-$$REDIS_URL_TEST_DEFAULT} \
 	SECRET_KEY=$${SECRET_KEY:-test-secret-key} \
@@ -74,4 +79,4 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) staticfiles modqueue.sqlite3
+	rm -rf $(VENV) node_modules staticfiles modqueue.sqlite3
