@@ -9,6 +9,7 @@ from typing import Any
 import django_rq
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django_rq.queues import DjangoRQ
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,16 +42,22 @@ def ingest_job_id(batch_id: object) -> str:
     return f"ingest-{batch_id}"
 
 
+INGEST_JOB = "moderation.jobs.ingest_batch"
+DELIVERY_JOB = "moderation.jobs.deliver"
+
+
+def _run_after_commit(job: str, *args: object) -> None:
+    """The demo's in-process jobs. Jobs are named by dotted path, as RQ names them, so this
+    module never imports the jobs (which import the services, which import this)."""
+    transaction.on_commit(lambda: import_string(job)(*args), robust=True)
+
+
 def enqueue_ingest(batch_id: object) -> None:
     """Queue a batch for the ingest workers once the current transaction commits."""
     if settings.MODQUEUE_INLINE_JOBS:
-        from moderation import jobs
-
-        transaction.on_commit(lambda: jobs.ingest_batch(str(batch_id)), robust=True)
+        _run_after_commit(INGEST_JOB, str(batch_id))
         return
-    django_rq.get_queue("ingest").enqueue(
-        "moderation.jobs.ingest_batch", str(batch_id), job_id=ingest_job_id(batch_id)
-    )
+    django_rq.get_queue("ingest").enqueue(INGEST_JOB, str(batch_id), job_id=ingest_job_id(batch_id))
 
 
 def ingest_job_alive(batch_id: object, *, stale_before: datetime) -> bool:
@@ -79,8 +86,6 @@ def _aware(moment: datetime) -> datetime:
 def enqueue_delivery(delivery_id: int) -> None:
     """Queue one attempt of an enforcement webhook, after commit."""
     if settings.MODQUEUE_INLINE_JOBS:
-        from moderation import jobs
-
-        transaction.on_commit(lambda: jobs.deliver(delivery_id), robust=True)
+        _run_after_commit(DELIVERY_JOB, delivery_id)
         return
-    django_rq.get_queue("enforcement").enqueue("moderation.jobs.deliver", delivery_id)
+    django_rq.get_queue("enforcement").enqueue(DELIVERY_JOB, delivery_id)

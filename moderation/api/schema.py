@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from moderation.services.subjects import USER_ID_HASH_PATTERN
+
 MAX_ITEMS = 500
 MAX_METADATA_BYTES = 8 * 1024
 # A clock a little ahead of ours is tolerated, as for webhook timestamps.
@@ -47,7 +49,9 @@ class ItemIn(BaseModel):
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     organization: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     user_id: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    user_id_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    user_id_hash: Annotated[str, StringConstraints(pattern=f"^{USER_ID_HASH_PATTERN}$")] | None = (
+        None
+    )
     prompt: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
     response: Annotated[str, StringConstraints(max_length=100_000)] | None = None
     model: Annotated[str, StringConstraints(max_length=128)] | None = None

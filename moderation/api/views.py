@@ -26,7 +26,7 @@ from moderation.api.schema import (
 from moderation.api.signatures import SignatureError, signature_verify
 from moderation.models import ApiKey, InboundBatch, Organization
 from moderation.services import appeals, ingest
-from moderation.services.subjects import subject_hash
+from moderation.services.subjects import is_user_id_hash, subject_hash
 from moderation.services.thresholds import thresholds_for
 
 
@@ -236,11 +236,7 @@ def _subject_errors(data: dict[str, Any], api_key: ApiKey) -> list[FieldError]:
         errors.append(FieldError("user_id", "give exactly one of user_id or user_id_hash"))
     elif user_id is not None and (not isinstance(user_id, str) or not 1 <= len(user_id) <= 256):
         errors.append(FieldError("user_id", "must be a string of 1 to 256 characters"))
-    elif user_hash is not None and (
-        not isinstance(user_hash, str)
-        or len(user_hash) != 64
-        or any(c not in "0123456789abcdef" for c in user_hash)
-    ):
+    elif user_hash is not None and not is_user_id_hash(user_hash):
         errors.append(FieldError("user_id_hash", "must be 64 lowercase hex characters"))
     return errors
 

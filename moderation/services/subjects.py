@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from django.conf import settings
+
+# A user id hash as stored and as callers may send it (CONTRACT §3): the one rule for the
+# API, the commands and the pages.
+USER_ID_HASH_PATTERN = r"[0-9a-f]{64}"
+_USER_ID_HASH = re.compile(USER_ID_HASH_PATTERN)
+
+
+def is_user_id_hash(value: object) -> bool:
+    """64 lowercase hex characters."""
+    return isinstance(value, str) and _USER_ID_HASH.fullmatch(value) is not None
 
 
 def subject_hash(*, organization_slug: str, user_id: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.management.base import CommandError, CommandParser
 
 from moderation.models import Organization, Subject
 from moderation.services.subject_rights import subject_resolve
+from moderation.services.subjects import is_user_id_hash
 
 
 def add_subject_arguments(parser: CommandParser) -> None:
@@ -24,7 +23,7 @@ def subject_from(options: dict[str, object]) -> Subject:
         raise CommandError(f"no organization {options['slug']!r}")
     given = str(options["user_id"])
     if options["hash"]:
-        if not re.fullmatch(r"[0-9a-f]{64}", given):
+        if not is_user_id_hash(given):
             raise CommandError("with --hash, USER_ID must be 64 lowercase hex characters")
         subject = subject_resolve(organization=organization, user_id_hash=given)
     else:
