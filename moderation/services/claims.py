@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
@@ -48,21 +48,23 @@ def claim_next(
     *,
     user: AbstractBaseUser,
     queue: ReviewQueue | None = None,
-    exclude: Sequence[int] = (),
+    skipped: Sequence[int] = (),
 ) -> FlaggedItem | None:
-    """Claim the highest-priority waiting item the user may review, or None if there is none.
+    """Claim the highest-priority waiting item the user may review from `queue` (every
+    queue they may review when None), or None when nothing there waits for them.
 
-    A user who already holds an item gets that item again, so a reload or a second tab
-    never claims a second one; `exclude` holds items the user just skipped. Rows other
-    reviewers are claiming right now are skipped, not waited for (`SKIP LOCKED`), so
-    concurrent claims never block or collide.
+    A user who already holds an item gets that item again, whatever queue they ask for: a
+    reload, a second tab or the queue page's "You hold item #N" never claims a second one,
+    and nothing the user holds is ever given back on their behalf. `skipped` holds the items
+    the user skipped, newest first: they come after every other waiting item, and the one
+    skipped last comes last of all, so skipping never ends in a "Queue empty" that is not
+    true. Rows other reviewers are claiming right now are skipped, not waited for
+    (`SKIP LOCKED`), so concurrent claims never block or collide.
     """
     now = timezone.now()
     held = claim_held(user=user, now=now)
-    if held is not None and (queue is None or held.queue == queue):
-        return held
     if held is not None:
-        _release(held, user=user, action=AuditAction.ITEM_SKIP)
+        return held
 
     if settings.MODQUEUE_INLINE_JOBS:
         # No workers in the demo to take back expired leases: do it here.
@@ -77,13 +79,13 @@ def claim_next(
     )
     if ReviewQueue.ESCALATED in queues:
         waiting |= Q(state=ItemState.ESCALATED)
-    item = (
-        FlaggedItem.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(waiting)
-        .exclude(pk__in=exclude)
-        .order_by("-priority", "received_at")
-        .first()
-    )
+    candidates = FlaggedItem.objects.filter(waiting)
+    item = _first_free(candidates.exclude(pk__in=skipped))
+    if item is None and skipped:
+        # Only items the user skipped are left: offer them again, the latest skip last.
+        item = _first_free(candidates.filter(pk__in=skipped[1:])) or _first_free(
+            candidates.filter(pk=skipped[0])
+        )
     if item is None:
         return None
     item.state = ItemState.CLAIMED
@@ -93,6 +95,15 @@ def claim_next(
     item.save(update_fields=["state", "claimed_by", "claimed_at", "lease_expires_at"])
     audit_record(actor=user, action=AuditAction.ITEM_CLAIM, item=item)
     return item
+
+
+def _first_free(items: QuerySet[FlaggedItem]) -> FlaggedItem | None:
+    """The first of these items in review order that no one else is claiming right now."""
+    return (
+        items.select_for_update(skip_locked=True, of=("self",))
+        .order_by("-priority", "received_at")
+        .first()
+    )
 
 
 def claim_renew(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:

@@ -84,7 +84,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _next_response(request: HttpRequest, queue: ReviewQueue | None) -> HttpResponse:
     """After a decision or a skip: the next claimed item in place, or the empty queue."""
     item = claims.claim_next(
-        user=request.user, queue=queue, exclude=request.session.get("skipped", [])
+        user=request.user, queue=queue, skipped=request.session.get("skipped", [])
     )
     if item is None:
         if not request.htmx:

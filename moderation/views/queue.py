@@ -50,7 +50,7 @@ def queue_next(request: HttpRequest) -> HttpResponse:
     requested = request.POST.get("queue", "")
     queue = ReviewQueue(requested) if requested in ReviewQueue.values else None
     item = claims.claim_next(
-        user=request.user, queue=queue, exclude=request.session.get("skipped", [])
+        user=request.user, queue=queue, skipped=request.session.get("skipped", [])
     )
     if item is None:
         messages.info(request, "Queue empty: nothing is waiting for you right now.")

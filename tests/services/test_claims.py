@@ -71,10 +71,39 @@ def test_it_claims_from_the_queue_asked_for(reviewer):
     assert claims.claim_next(user=reviewer, queue=ReviewQueue.STANDARD) == standard
 
 
-def test_it_skips_excluded_items(reviewer):
+def test_it_offers_skipped_items_after_every_other(reviewer):
     top = FlaggedItemFactory(priority=900)
     second = FlaggedItemFactory(priority=100)
-    assert claims.claim_next(user=reviewer, exclude=[top.pk]) == second
+    assert claims.claim_next(user=reviewer, skipped=[top.pk]) == second
+
+
+def test_when_only_skipped_items_remain_it_offers_them_again_the_latest_skip_last(reviewer):
+    # A reviewer who skipped everything in sight is not told "Queue empty" while items wait.
+    top = FlaggedItemFactory(priority=900)
+    middle = FlaggedItemFactory(priority=500)
+    low = FlaggedItemFactory(priority=100)
+    # Newest skip first, as the console keeps them: `middle` was skipped last.
+    skipped = [middle.pk, low.pk, top.pk]
+    assert claims.claim_next(user=reviewer, skipped=skipped) == top
+    assert claims.claim_release(item=top, user=reviewer)
+    assert claims.claim_next(user=reviewer, skipped=[top.pk, middle.pk, low.pk]) == middle
+
+
+def test_the_item_just_skipped_comes_back_only_when_nothing_else_waits(reviewer):
+    only = FlaggedItemFactory()
+    assert claims.claim_next(user=reviewer, skipped=[only.pk]) == only
+
+
+def test_it_gives_back_the_held_item_whatever_queue_is_asked_for_and_records_no_skip(reviewer):
+    # The filtered queue page says "You hold item #N; this opens it again": it must.
+    held = FlaggedItemFactory(queue=ReviewQueue.STANDARD)
+    FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=4000)
+    assert claims.claim_next(user=reviewer, queue=ReviewQueue.STANDARD) == held
+    assert claims.claim_next(user=reviewer, queue=ReviewQueue.CRITICAL) == held
+    held.refresh_from_db()
+    assert held.state == ItemState.CLAIMED and held.claimed_by == reviewer
+    assert not AuditEvent.objects.filter(action=AuditAction.ITEM_SKIP).exists()
+    assert FlaggedItem.objects.filter(state=ItemState.CLAIMED).count() == 1
 
 
 def test_skip_returns_the_item_to_its_queue(reviewer):
