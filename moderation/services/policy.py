@@ -24,6 +24,10 @@ class ExceptionRefused(ValueError):
     """The exception cannot be granted (a hard limit, or dates that make no sense)."""
 
 
+class PolicySettingsInvalid(ValueError):
+    """A sample or retention value out of range; nothing was saved."""
+
+
 @transaction.atomic
 def exception_grant(
     *,
@@ -80,6 +84,36 @@ def exception_revoke(*, exception: PolicyException, user: AbstractBaseUser | Non
         target=f"{exception.organization.slug}:{exception.category.slug}",
         detail={"exception": exception.pk},
     )
+
+
+@transaction.atomic
+def policy_settings_save(
+    *, audit_sample_rate: float, retention_days: int, user: AbstractBaseUser
+) -> PolicySettings:
+    """Set the audit sample (a share, 0 to 1) and the retention (days); audited with the
+    values before and after."""
+    # `not 0 <= x <= 1` refuses NaN too: every comparison with NaN is false.
+    if not 0 <= audit_sample_rate <= 1 or not 1 <= retention_days <= 3650:
+        raise PolicySettingsInvalid("the sample is 0–100 % and retention 1–3650 days.")
+    PolicySettings.current()  # the one row exists before it is locked
+    current = PolicySettings.objects.select_for_update().get(pk=1)
+    before = {
+        "audit_sample_rate": current.audit_sample_rate,
+        "retention_days": current.retention_days,
+    }
+    current.audit_sample_rate, current.retention_days = audit_sample_rate, retention_days
+    current.updated_by = user  # type: ignore[assignment]
+    current.save(update_fields=["audit_sample_rate", "retention_days", "updated_by", "updated_at"])
+    audit_record(
+        actor=user,
+        action=AuditAction.POLICY_SETTINGS,
+        target="policy settings",
+        detail={
+            "before": before,
+            "after": {"audit_sample_rate": audit_sample_rate, "retention_days": retention_days},
+        },
+    )
+    return current
 
 
 def exceptions_active(

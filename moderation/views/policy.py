@@ -13,14 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import role_required
 from accounts.roles import Role
 from moderation.models import (
-    AuditAction,
     Organization,
     PolicyCategory,
     PolicyException,
     PolicySettings,
 )
 from moderation.services import policy
-from moderation.services.audit import audit_record
 
 
 def _day(text: str) -> date | None:
@@ -100,28 +98,16 @@ def exception_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.ADMIN)
 @require_POST
 def policy_settings_save(request: HttpRequest) -> HttpResponse:
-    current = PolicySettings.current()
     try:
         rate = float(request.POST.get("audit_sample_percent", "")) / 100
         days = int(request.POST.get("retention_days", ""))
     except ValueError:
         messages.error(request, "Not saved: the sample is a percentage and retention whole days.")
         return redirect("policy")
-    if not 0 <= rate <= 1 or not 1 <= days <= 3650:
-        messages.error(request, "Not saved: the sample is 0–100 % and retention 1–3650 days.")
+    try:
+        policy.policy_settings_save(audit_sample_rate=rate, retention_days=days, user=request.user)
+    except policy.PolicySettingsInvalid as invalid:
+        messages.error(request, f"Not saved: {invalid}")
         return redirect("policy")
-    before = {
-        "audit_sample_rate": current.audit_sample_rate,
-        "retention_days": current.retention_days,
-    }
-    current.audit_sample_rate, current.retention_days = rate, days
-    current.updated_by = request.user  # type: ignore[assignment]
-    current.save()
-    audit_record(
-        actor=request.user,
-        action=AuditAction.POLICY_SETTINGS,
-        target="policy settings",
-        detail={"before": before, "after": {"audit_sample_rate": rate, "retention_days": days}},
-    )
     messages.success(request, "Policy settings saved.")
     return redirect("policy")
