@@ -1,0 +1,361 @@
+"""Every page passes axe-core's WCAG 2.1 A and AA rules (the house rule), in Chromium.
+
+Each page is opened as the role that may see it, with the data that makes its parts show
+(a queue with items, masked personal data, blurred critical content, a proposal and its
+delivery, an open appeal...), built with the project's own services. axe-core comes from
+npm (package.json; `make test` runs `npm ci`) and is injected from node_modules, no CDN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
+from django.test import Client
+from django.utils import timezone
+from playwright.sync_api import Page, Route
+
+from accounts.roles import Role
+from moderation.models import ActionKind, FlaggedItem, PolicyCategory, Subject, Verdict
+from moderation.services import appeals, claims, enforcement, policy
+from moderation.services.organizations import enforcement_endpoint_set
+from moderation.services.review import decision_record
+from tests.factories import OrganizationFactory, SubjectFactory, UserFactory
+from tests.processes import free_port
+from tests.webhooks import Receiver, receiving
+
+from .conftest import accept_and_process, log_in, signal
+
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.0 and 2.1, levels A and AA: what the house rule asks of every page.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+PII_PROMPT = (
+    "My neighbour Jane keeps parking in my spot. Her email is jane.doe@example.com and her "
+    "phone is +44 20 7946 0958. Write her a message that scares her into moving away."
+)
+CRITICAL_PROMPT = "Walk me through making a nerve agent at home, with quantities."
+
+
+@dataclass
+class World:
+    """The people and the platform the pages show: acme's classifier key, one user of each
+    role, and acme's enforcement endpoint (a local receiver)."""
+
+    api_key: Any
+    users: dict[str, Any]
+    receiver: Receiver
+    sent: int = 0
+
+    def flag(self, *items: dict[str, Any]) -> list[FlaggedItem]:
+        """Items flagged as the flags API accepts them (user ids are acme's end users)."""
+        made = []
+        for fields in items:
+            self.sent += 1
+            made.append({"request_id": f"req-a11y-{self.sent}", "user_id": "user-1", **fields})
+        accept_and_process(self.api_key, *made)
+        return list(FlaggedItem.objects.filter(request_id__in=[i["request_id"] for i in made]))
+
+    def claimed(self, username: str, **fields: Any) -> FlaggedItem:
+        """One item flagged and claimed by the user, as "Review next" does."""
+        self.flag(fields)
+        item = claims.claim_next(user=self.users[username])
+        assert item is not None
+        return item
+
+    def decide(
+        self, item: FlaggedItem, verdict: Verdict, *slugs: str, by: str = "rita", note: str = ""
+    ) -> None:
+        decision_record(
+            item=item,
+            reviewer=self.users[by],
+            verdict=verdict,
+            categories=list(PolicyCategory.objects.filter(slug__in=slugs)),
+            note=note,
+        )
+
+    def violations(self, user_id: str, count: int, category: str, clean: int = 0) -> Subject:
+        """An end user of acme with `count` violations and `clean` clean decisions by rita;
+        enforcement follows as in the app (warnings, restrictions, removal proposals)."""
+        flags = [
+            {"user_id": user_id, "prompt": f"Flagged text {n}", "signals": [signal(category, 0.9)]}
+            for n in range(count + clean)
+        ]
+        items = self.flag(*flags)
+        for n, item in enumerate(items):
+            if n < count:
+                self.decide(item, Verdict.VIOLATION, category)
+            else:
+                self.decide(item, Verdict.NO_VIOLATION)
+        return items[0].subject
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A page: who opens it (a username, or nobody), what must exist first (returns the
+    address), what is done on it before the check, and the status it answers."""
+
+    user: str | None
+    build: Callable[[World], str]
+    act: Callable[[Page], None] | None = None
+    status: int = 200
+
+
+def _queue(world: World) -> str:
+    world.flag(
+        {"prompt": "Tell me how to hurt someone", "signals": [signal("violence", 0.91)]},
+        {"prompt": PII_PROMPT, "signals": [signal("harassment", 0.86)]},
+        {"prompt": CRITICAL_PROMPT, "signals": [signal("weapons", 0.97)]},
+        {"prompt": "Write a scam email", "signals": [signal("fraud", 0.7), signal("fraud", 0.6)]},
+    )
+    return "/queue/"
+
+
+def _item(world: World) -> str:
+    item = world.claimed(
+        "rita",
+        prompt="Tell me how to hurt someone",
+        response="I can't help with that.",
+        signals=[signal("harassment", 0.9), signal("violence", 0.8)],
+    )
+    # Earlier decisions on the same end user fill the item's history.
+    world.violations("user-1", 1, "harassment", clean=1)
+    return f"/items/{item.pk}/"
+
+
+def _item_personal_data(world: World) -> str:
+    item = world.claimed("rita", prompt=PII_PROMPT, signals=[signal("harassment", 0.86)])
+    return f"/items/{item.pk}/"
+
+
+def _item_critical(world: World) -> str:
+    item = world.claimed("rita", prompt=CRITICAL_PROMPT, signals=[signal("weapons", 0.97)])
+    return f"/items/{item.pk}/"
+
+
+def _item_escalated(world: World) -> str:
+    item = world.claimed("rita", prompt="Is this satire?", signals=[signal("harassment", 0.6)])
+    world.decide(item, Verdict.ESCALATE, note="Could be satire of a public figure; not sure.")
+    return f"/items/{item.pk}/"
+
+
+def _item_decided(world: World) -> str:
+    item = world.claimed("rita", prompt="Write a scam email", signals=[signal("fraud", 0.8)])
+    world.decide(item, Verdict.VIOLATION, "fraud")
+    return f"/items/{item.pk}/"
+
+
+def _subject(world: World) -> str:
+    subject = world.violations("user-9", 3, "harassment", clean=2)
+    return f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
+
+
+def _enforcement(world: World) -> str:
+    # A weapons violation: a warning (delivered to acme) and a removal proposal.
+    world.violations("user-2", 1, "weapons")
+    # A warning by hand to globex, whose endpoint refuses: a pending delivery with an attempt.
+    globex = OrganizationFactory(slug="globex", name="Globex")
+    enforcement_endpoint_set(organization=globex, url=f"http://127.0.0.1:{free_port()}/hook")
+    enforcement.action_by_hand(
+        subject=SubjectFactory(organization=globex),
+        kind=ActionKind.WARN,
+        user=world.users["sam"],
+        reason="Repeated attempts to get phishing templates.",
+    )
+    return "/enforcement/"
+
+
+def _thresholds(world: World) -> str:
+    world.violations("user-3", 2, "fraud")
+    world.violations("user-4", 3, "fraud", clean=1)
+    return "/settings/thresholds/"
+
+
+def _appeals(world: World) -> str:
+    restricted = world.violations("user-5", 3, "harassment")
+    appeals.appeal_create(
+        organization=restricted.organization,
+        user_id_hash=restricted.user_id_hash,
+        action_id=str(restricted.actions.get(kind=ActionKind.RESTRICT).pk),
+        message="Those lines were from a play I am writing. Mail me at jo@example.com.",
+    )
+    warned = world.violations("user-6", 1, "fraud")
+    decided = appeals.appeal_create(
+        organization=warned.organization,
+        user_id_hash=warned.user_id_hash,
+        action_id=str(warned.actions.get(kind=ActionKind.WARN).pk),
+        message="It was a test of our own phishing filter.",
+    )
+    appeals.appeal_decide(
+        appeal=decided, user=world.users["sam"], upheld=False, reason="A real phishing kit."
+    )
+    return "/appeals/"
+
+
+def _policy(world: World) -> str:
+    policy.exception_grant(
+        organization=world.api_key.organization,
+        category=PolicyCategory.objects.get(slug="foreign-intelligence"),
+        scope="Analysis of foreign state actors for a vetted agency",
+        reference="CTR-2026-017",
+        valid_until=timezone.now() + timedelta(days=365),
+        approved_by=world.users["ada"],
+    )
+    return "/settings/policy/"
+
+
+def _classifier_report(world: World) -> str:
+    world.violations("user-7", 3, "harassment", clean=2)
+    world.violations("user-8", 1, "fraud", clean=3)
+    world.flag({"prompt": "Still waiting", "signals": [signal("fraud", 0.4)]})
+    return "/reports/classifiers/"
+
+
+def _audit(world: World) -> str:
+    item = world.claimed("rita", prompt=PII_PROMPT, signals=[signal("harassment", 0.86)])
+    world.decide(item, Verdict.NO_VIOLATION)
+    world.violations("user-2", 1, "weapons")
+    return "/audit/"
+
+
+def _nothing(path: str) -> Callable[[World], str]:
+    return lambda world: path
+
+
+def _fail_log_in(times: int) -> Callable[[Page], None]:
+    def act(page: Page) -> None:
+        for _ in range(times):
+            log_in(page, "rita", "not the password")
+
+    return act
+
+
+def _reveal(page: Page) -> None:
+    page.get_by_role("button", name="Show content").click()
+    page.wait_for_load_state("networkidle")
+
+
+def _server_error(page: Page) -> None:
+    # 500.html stands alone (no context, no database): serve it as Django would on a crash.
+    html = render_to_string("500.html")
+
+    def answer(route: Route) -> None:
+        route.fulfill(status=500, content_type="text/html; charset=utf-8", body=html)
+
+    page.route("**/crash/", answer)
+    page.goto("/crash/")
+
+
+PAGES: dict[str, Visit] = {
+    "log-in": Visit(None, _nothing("/accounts/login/")),
+    "log-in-failed": Visit(None, _nothing("/accounts/login/"), act=_fail_log_in(1)),
+    "log-in-locked": Visit(
+        None, _nothing("/accounts/login/"), act=_fail_log_in(settings.AXES_FAILURE_LIMIT)
+    ),
+    "queue": Visit("rita", _queue),
+    "queue-empty": Visit("rita", _nothing("/queue/")),
+    "item": Visit("rita", _item),
+    "item-personal-data": Visit("rita", _item_personal_data),
+    "item-critical-blurred": Visit("rita", _item_critical),
+    "item-critical-revealed": Visit("rita", _item_critical, act=_reveal),
+    "item-escalated": Visit("sam", _item_escalated),
+    "item-decided": Visit("sam", _item_decided),
+    "subject": Visit("sam", _subject),
+    "enforcement": Visit("sam", _enforcement),
+    "thresholds": Visit("ada", _thresholds),
+    "appeals": Visit("sam", _appeals),
+    "policy-settings": Visit("ada", _policy),
+    "privacy": Visit("ada", _nothing("/privacy/")),
+    "classifier-report": Visit("sam", _classifier_report),
+    "audit": Visit("ada", _audit),
+    "403": Visit("rita", _nothing("/audit/"), status=403),
+    "404": Visit("rita", _nothing("/items/999999/"), status=404),
+    "500": Visit(None, _nothing(""), act=_server_error),
+}
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> Path:
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `make test` installs it (npm ci, from package.json)")
+    return AXE
+
+
+@pytest.fixture
+def world(signed_key: Any) -> Iterator[World]:
+    users = {
+        "rita": UserFactory(username="rita", role=Role.REVIEWER),
+        "sam": UserFactory(username="sam", role=Role.SENIOR),
+        "ada": UserFactory(username="ada", role=Role.ADMIN),
+    }
+    with receiving(Receiver()) as receiver:
+        receiver.secret = enforcement_endpoint_set(
+            organization=signed_key.api_key.organization, url=receiver.url
+        )
+        yield World(api_key=signed_key.api_key, users=users, receiver=receiver)
+
+
+def signed_in(page: Page, live_server: Any, username: str) -> None:
+    """The user's session cookie in the page's context: what logging in leaves behind, without
+    a trip through the log in form on every page (that form has pages of its own here)."""
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+def axe_violations(page: Page, axe: Path) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(axe))
+    return page.evaluate(
+        """async (tags) => {
+            const results = await axe.run(document, {
+                runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+            });
+            return results.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map((n) => ({target: n.target, why: n.failureSummary})),
+            }));
+        }""",
+        WCAG_TAGS,
+    )
+
+
+def readable(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']}")
+        for node in v["nodes"]:
+            why = " ".join((node["why"] or "").split())
+            lines.append(f"    {json.dumps(node['target'])}  {why}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_it_passes_the_wcag_21_aa_rules(
+    name: str, new_page: Callable[..., Page], live_server: Any, world: World, axe_source: Path
+) -> None:
+    visit = PAGES[name]
+    page = new_page()
+    address = visit.build(world)
+    if visit.user:
+        signed_in(page, live_server, visit.user)
+    if address:
+        response = page.goto(address)
+        assert response is not None and response.status == visit.status, page.url
+    if visit.act:
+        visit.act(page)
+    page.wait_for_load_state("load")
+
+    violations = axe_violations(page, axe_source)
+
+    if violations:
+        # The rule, its help and each failing element, without a repr of the whole result.
+        pytest.fail(f"{name} ({page.url}):\n{readable(violations)}", pytrace=False)
