@@ -27,6 +27,7 @@ from moderation.models import (
     Subject,
     Verdict,
 )
+from moderation.services.claims import claim_hand
 from moderation.services.policy import exception_grant
 from moderation.services.retention import retention_erase
 from moderation.services.review import decision_record
@@ -139,7 +140,7 @@ def test_subject_erase_erases_keeps_the_counts_and_prints_what_it_did(record):
     printed = run_json("subject_erase", "acme", USER_ID)
     assert printed == {
         "user_id_hash": record.subject.user_id_hash,
-        "erased": {"items": 2, "notes": 2, "appeals": 1, "pending_items": 2},
+        "erased": {"items": 2, "unreviewed": 0, "notes": 2, "appeals": 1, "pending_items": 2},
     }
     after = Subject.objects.get(pk=record.subject.pk)
     assert (after.status, after.violations, after.reviewed) == (
@@ -156,6 +157,21 @@ def test_subject_erase_erases_keeps_the_counts_and_prints_what_it_did(record):
     assert not any(words in json.dumps(document) for words in ALICE_TEXTS)
     verdicts = {i["request_id"]: [d["verdict"] for d in i["decisions"]] for i in document["items"]}
     assert verdicts == {"alice-req-1": ["violation"], "alice-req-2": ["escalate", "no_violation"]}
+
+
+def test_subject_erase_takes_the_users_undecided_items_out_of_the_queues(record, reviewer):
+    pending = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING")
+    held = FlaggedItemFactory(subject=record.subject, prompt="ALICE-HELD")
+    claim_hand(item=held, user=reviewer)
+    printed = run_json("subject_erase", "acme", USER_ID)
+    assert printed["erased"]["unreviewed"] == 2
+    for item in FlaggedItem.objects.filter(pk__in=[pending.pk, held.pk]):
+        assert (item.state, item.claimed_by, item.prompt) == (ItemState.ERASED, None, "")
+    assert not FlaggedItem.objects.filter(
+        subject=record.subject, state__in=[ItemState.PENDING, ItemState.CLAIMED]
+    ).exists()
+    event = AuditEvent.objects.get(action=AuditAction.SUBJECT_ERASE)
+    assert event.detail["unreviewed"] == 2
 
 
 def test_subject_erase_by_hash(record):

@@ -31,3 +31,20 @@ def audit_record(
         target=target,
         detail=detail or {},
     )
+
+
+def audit_subject_view(*, subject: Subject, viewer: AbstractBaseUser) -> AuditEvent:
+    """Someone opened a user's record (their history holds flagged content)."""
+    return audit_record(actor=viewer, action=AuditAction.SUBJECT_VIEW, subject=subject)
+
+
+def audit_training_export(
+    *, actor: AbstractBaseUser | None, via: str, rows: int | None = None
+) -> AuditEvent:
+    """Reviewed items left as training data (masked text, no one's identity)."""
+    detail: dict[str, Any] = {"via": via}
+    if rows is not None:
+        detail["rows"] = rows
+    return audit_record(
+        actor=actor, action=AuditAction.TRAINING_EXPORT, target="training export", detail=detail
+    )

@@ -15,17 +15,20 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from moderation import queues
 from moderation.models import (
+    AuditAction,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
     EnforcementAction,
 )
+from moderation.services.audit import audit_record
 
 TIMEOUT_SECONDS = 10
 # Seconds before retry n (after attempt n failed): the first within 30 s, nine attempts in
@@ -195,3 +198,14 @@ def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> int:
     for delivery_id in due:
         queues.enqueue_delivery(delivery_id)
     return len(due)
+
+
+def delivery_redeliver(*, delivery: Delivery, user: AbstractBaseUser) -> DeliveryAttempt | None:
+    """An admin's Redeliver: audited, then one attempt now, whatever the delivery's state."""
+    audit_record(
+        actor=user,
+        action=AuditAction.DELIVERY_REDELIVER,
+        subject=delivery.action.subject,
+        detail={"delivery": delivery.webhook_id},
+    )
+    return delivery_attempt(delivery_id=delivery.pk, manual=True)

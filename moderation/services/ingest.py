@@ -181,6 +181,9 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
                 queue = ReviewQueue.AUDIT
             else:
                 state, decided_at = ItemState.ALLOWED, received_at
+        if item.get("erased"):
+            # Its user's words were erased while it waited in the batch: nothing to review.
+            state, decided_at = ItemState.ERASED, None
         items.append(
             FlaggedItem(
                 organization_id=org_id,

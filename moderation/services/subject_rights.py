@@ -13,7 +13,9 @@ from moderation.models import (
     AuditAction,
     BatchStatus,
     Decision,
+    FlaggedItem,
     InboundBatch,
+    ItemState,
     Organization,
     Subject,
 )
@@ -117,8 +119,25 @@ def subject_export(*, subject: Subject, actor: AbstractBaseUser | None, via: str
 def subject_erase(*, subject: Subject, actor: AbstractBaseUser | None, via: str) -> dict[str, int]:
     """Erase the subject's words: prompts, responses, metadata, reviewers' notes on them, and
     appeal messages; pending (and failed) batches not yet turned into items lose the text too.
-    Counts, decisions, categories and actions stay, anonymous behind the hash."""
+    Counts, decisions, categories and actions stay, anonymous behind the hash.
+
+    Items nobody has decided yet (pending, claimed, escalated) leave the queues for good:
+    with no words left there is nothing to judge, and a verdict on nothing would count
+    against the user. A reviewer's claim on one ends with it.
+    """
     now = timezone.now()
+    # Locked, so a claim or a decision racing the erasure waits and then finds it erased.
+    unreviewed = list(
+        FlaggedItem.objects.select_for_update()
+        .filter(
+            subject=subject,
+            state__in=[ItemState.PENDING, ItemState.CLAIMED, ItemState.ESCALATED],
+        )
+        .values_list("pk", flat=True)
+    )
+    FlaggedItem.objects.filter(pk__in=unreviewed).update(
+        state=ItemState.ERASED, claimed_by=None, claimed_at=None, lease_expires_at=None
+    )
     item_ids = list(subject.items.values_list("pk", flat=True))
     erased = content_erase_items(item_ids, now=now)
     notes = Decision.objects.filter(item_id__in=item_ids).exclude(note="").update(note="")
@@ -140,7 +159,13 @@ def subject_erase(*, subject: Subject, actor: AbstractBaseUser | None, via: str)
                 pending += 1
         if changed:
             batch.save(update_fields=["payload"])
-    counts = {"items": erased, "notes": notes, "appeals": appeals, "pending_items": pending}
+    counts = {
+        "items": erased,
+        "unreviewed": len(unreviewed),
+        "notes": notes,
+        "appeals": appeals,
+        "pending_items": pending,
+    }
     audit_record(
         actor=actor,
         action=AuditAction.SUBJECT_ERASE,

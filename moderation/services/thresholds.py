@@ -1,4 +1,9 @@
-"""Thresholds: which status a user's figures call for (CONTRACT §6), and their editing."""
+"""Thresholds: which status a user's figures call for (CONTRACT §6), and their editing.
+
+`thresholds_change` and `thresholds_use_global` are what the admin page calls: each stores,
+applies the rules to every user in scope at once (services/enforcement.py) and writes its
+audit row, in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.models import Organization, SubjectStatus, ThresholdChange, Thresholds
+from moderation.models import (
+    AuditAction,
+    Organization,
+    SubjectStatus,
+    ThresholdChange,
+    Thresholds,
+)
+from moderation.services.audit import audit_record
 
 STATUS_RANK = {
     SubjectStatus.ACTIVE: 0,
@@ -140,3 +152,50 @@ def thresholds_reset(
         before=before.__dict__,
         after=Rules.of(thresholds_global()).__dict__,
     )
+
+
+def _apply(organization: Organization | None) -> int:
+    # Imported here, not at the top: services/enforcement.py imports this module for the
+    # rules, and applying them is enforcement's work.
+    from moderation.services.enforcement import thresholds_apply
+
+    return thresholds_apply(organization=organization)
+
+
+@transaction.atomic
+def thresholds_change(
+    *, organization: Organization | None, rules: Rules, user: AbstractBaseUser
+) -> ThresholdChange:
+    """Store new thresholds (None: global) and apply them at once, so a user already past
+    them does not wait for their next decision; the change records how many users changed
+    status, and is audited. All or nothing."""
+    _, change = thresholds_save(organization=organization, rules=rules, user=user)
+    change.subjects_changed = _apply(organization)
+    change.save(update_fields=["subjects_changed"])
+    audit_record(
+        actor=user,
+        action=AuditAction.THRESHOLDS_CHANGE,
+        target=organization.slug if organization else "global",
+        detail={"after": change.after, "subjects_changed": change.subjects_changed},
+    )
+    return change
+
+
+@transaction.atomic
+def thresholds_use_global(
+    *, organization: Organization, user: AbstractBaseUser
+) -> ThresholdChange | None:
+    """Drop the organization's own thresholds and apply the global ones to its users, as a
+    save would; None (and nothing done) when it had none of its own."""
+    change = thresholds_reset(organization=organization, user=user)
+    if change is None:
+        return None
+    change.subjects_changed = _apply(organization)
+    change.save(update_fields=["subjects_changed"])
+    audit_record(
+        actor=user,
+        action=AuditAction.THRESHOLDS_CHANGE,
+        target=organization.slug,
+        detail={"reset": True, "subjects_changed": change.subjects_changed},
+    )
+    return change

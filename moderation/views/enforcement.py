@@ -11,12 +11,10 @@ from accounts.access import role_required
 from accounts.roles import Role, user_has_role
 from moderation.models import (
     ActionState,
-    AuditAction,
     Delivery,
     EnforcementAction,
 )
 from moderation.services import deliveries, enforcement
-from moderation.services.audit import audit_record
 
 DELIVERIES_SHOWN = 50
 
@@ -71,13 +69,7 @@ def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
 def delivery_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a delivery again now, whatever its state; the attempt is logged as manual."""
     delivery = get_object_or_404(Delivery, pk=pk)
-    audit_record(
-        actor=request.user,
-        action=AuditAction.DELIVERY_REDELIVER,
-        subject=delivery.action.subject,
-        detail={"delivery": delivery.webhook_id},
-    )
-    attempt = deliveries.delivery_attempt(delivery_id=delivery.pk, manual=True)
+    attempt = deliveries.delivery_redeliver(delivery=delivery, user=request.user)
     if attempt is None:
         messages.error(request, "That delivery is being sent right now; try again in a moment.")
     elif attempt.ok:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import role_required
 from accounts.roles import Role
-from moderation.models import AuditAction, Organization, Subject
+from moderation.models import Organization, Subject
 from moderation.services import subject_rights
-from moderation.services.audit import audit_record
+from moderation.services.audit import audit_training_export
+from moderation.services.subjects import is_user_id_hash
 from moderation.services.training import training_jsonl
-
-HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @role_required(Role.ADMIN)
@@ -35,7 +34,7 @@ def _subject_from_post(request: HttpRequest) -> Subject | None:
         messages.error(request, "Choose the organization and give the user id or its hash.")
         return None
     if request.POST.get("kind") == "hash":
-        if not HASH.fullmatch(given):
+        if not is_user_id_hash(given):
             messages.error(request, "A user id hash is 64 lowercase hex characters.")
             return None
         subject = subject_rights.subject_resolve(organization=organization, user_id_hash=given)
@@ -72,11 +71,17 @@ def privacy_erase(request: HttpRequest) -> HttpResponse:
     if subject is None:
         return redirect("privacy")
     counts = subject_rights.subject_erase(subject=subject, actor=request.user, via="app")
+    unreviewed = counts["unreviewed"]
+    left = (
+        f" {unreviewed} item{pluralize(unreviewed)} nobody had decided left the queues."
+        if unreviewed
+        else ""
+    )
     messages.success(
         request,
         f"Erased the text of {counts['items']} item(s), {counts['notes']} note(s) and "
         f"{counts['appeals']} appeal message(s) of user {subject.user_id_hash[:12]}…; "
-        "counts and decisions stay.",
+        f"counts and decisions stay.{left}",
     )
     return redirect("privacy")
 
@@ -84,12 +89,7 @@ def privacy_erase(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 @require_GET
 def training_export(request: HttpRequest) -> StreamingHttpResponse:
-    audit_record(
-        actor=request.user,
-        action=AuditAction.TRAINING_EXPORT,
-        target="training export",
-        detail={"via": "app"},
-    )
+    audit_training_export(actor=request.user, via="app")
     response = StreamingHttpResponse(training_jsonl(), content_type="application/x-ndjson")
     response["Content-Disposition"] = 'attachment; filename="modqueue-training.jsonl"'
     return response

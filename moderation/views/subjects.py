@@ -9,19 +9,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import role_required
-from moderation.access import subject_for_reviewer
 from accounts.roles import Role, user_has_role
 from moderation import selectors
-from moderation.models import ActionKind, AuditAction
+from moderation.access import subject_for_reviewer
+from moderation.models import ActionKind
 from moderation.services import enforcement
-from moderation.services.audit import audit_record
+from moderation.services.audit import audit_subject_view
 
 
 @login_required
 @require_GET
 def subject_detail(request: HttpRequest, organization: str, user_id_hash: str) -> HttpResponse:
     subject = subject_for_reviewer(request, organization, user_id_hash)
-    audit_record(actor=request.user, action=AuditAction.SUBJECT_VIEW, subject=subject)
+    audit_subject_view(subject=subject, viewer=request.user)
     return render(
         request,
         "moderation/subject.html",

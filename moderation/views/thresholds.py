@@ -10,16 +10,15 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.access import role_required
 from accounts.roles import Role
-from moderation.models import AuditAction, Organization, ThresholdChange
-from moderation.services import enforcement
-from moderation.services.audit import audit_record
+from moderation.models import Organization, ThresholdChange
+from moderation.services.enforcement import thresholds_preview
 from moderation.services.thresholds import (
     Rules,
     ThresholdsInvalid,
     rules_check,
+    thresholds_change,
     thresholds_for,
-    thresholds_reset,
-    thresholds_save,
+    thresholds_use_global,
 )
 
 
@@ -71,23 +70,12 @@ def thresholds_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "preview")
         if action == "reset" and organization is not None:
-            change = thresholds_reset(organization=organization, user=request.user)
+            change = thresholds_use_global(organization=organization, user=request.user)
             if change is not None:
-                # The global rules now govern this organization's users: apply them, as a
-                # save does, or a user already past them would wait for their next decision.
-                changed = enforcement.thresholds_apply(organization=organization)
-                change.subjects_changed = changed
-                change.save(update_fields=["subjects_changed"])
-                audit_record(
-                    actor=request.user,
-                    action=AuditAction.THRESHOLDS_CHANGE,
-                    target=organization.slug,
-                    detail={"reset": True, "subjects_changed": changed},
-                )
                 messages.success(
                     request,
                     f"{organization.slug} follows the global thresholds again; "
-                    f"{_users(changed)} changed status under them.",
+                    f"{_users(change.subjects_changed)} changed status under them.",
                 )
             return redirect(f"{request.path}?scope={organization.slug}")
         rules, errors = _rules_from(request.POST)
@@ -97,24 +85,13 @@ def thresholds_edit(request: HttpRequest) -> HttpResponse:
             context["errors"] = errors
             return render(request, "moderation/thresholds.html", context, status=422)
         assert rules is not None
-        preview = enforcement.thresholds_preview(organization=organization, rules=rules)
         if action == "save":
-            thresholds, change = thresholds_save(
-                organization=organization, rules=rules, user=request.user
-            )
-            changed = enforcement.thresholds_apply(organization=organization)
-            change.subjects_changed = changed
-            change.save(update_fields=["subjects_changed"])
-            audit_record(
-                actor=request.user,
-                action=AuditAction.THRESHOLDS_CHANGE,
-                target=organization.slug if organization else "global",
-                detail={"after": change.after, "subjects_changed": changed},
-            )
+            change = thresholds_change(organization=organization, rules=rules, user=request.user)
             messages.success(
-                request, f"Thresholds saved; {_users(changed)} changed status under them."
+                request,
+                f"Thresholds saved; {_users(change.subjects_changed)} changed status under them.",
             )
             suffix = f"?scope={organization.slug}" if organization else ""
             return redirect(f"{request.path}{suffix}")
-        context["preview"] = preview
+        context["preview"] = thresholds_preview(organization=organization, rules=rules)
     return render(request, "moderation/thresholds.html", context)

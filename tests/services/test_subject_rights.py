@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from moderation import selectors
 from moderation.models import (
     Appeal,
     AuditAction,
@@ -15,11 +18,16 @@ from moderation.models import (
     EnforcementAction,
     FlaggedItem,
     InboundBatch,
+    ItemState,
     Signal,
     Subject,
+    Verdict,
 )
+from moderation.services import claims
 from moderation.services.ingest import batch_process
+from moderation.services.review import ClaimConflict, decision_record
 from moderation.services.subject_rights import subject_erase, subject_export, subject_resolve
+from tests.factories import FlaggedItemFactory, SignalFactory
 from tests.privacy import ALICE_TEXTS, BOB_TEXTS, OTHER_USER_ID, USER_ID, Record, record_of_alice
 
 pytestmark = pytest.mark.django_db
@@ -202,6 +210,7 @@ def test_erasure_is_audited_with_its_counts(record, admin_user):
     assert event.detail == {
         "via": "app",
         "items": 2,
+        "unreviewed": 0,
         "notes": 2,
         "appeals": 1,
         "pending_items": 2,
@@ -211,5 +220,89 @@ def test_erasure_is_audited_with_its_counts(record, admin_user):
 def test_a_second_erasure_finds_nothing_left(record, admin_user):
     subject_erase(subject=record.subject, actor=admin_user, via="app")
     again = subject_erase(subject=record.subject, actor=None, via="command line")
-    assert again == {"items": 0, "notes": 0, "appeals": 0, "pending_items": 0}
+    assert again == {
+        "items": 0,
+        "unreviewed": 0,
+        "notes": 0,
+        "appeals": 0,
+        "pending_items": 0,
+    }
     assert AuditEvent.objects.filter(action=AuditAction.SUBJECT_ERASE).count() == 2
+
+
+# --- Items nobody decided yet ------------------------------------------------------------------
+
+
+@pytest.fixture
+def waiting(record, reviewer, senior) -> dict[str, FlaggedItem]:
+    """Alice's items not yet decided: one pending, one claimed by Rita, one escalated; Bob's
+    pending item beside them."""
+    pending = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING pending")
+    claimed = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING claimed")
+    escalated = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING escalated")
+    for item in (pending, claimed, escalated):
+        SignalFactory(item=item)
+    claims.claim_hand(item=claimed, user=reviewer)
+    decision_record(
+        item=escalated, reviewer=reviewer, verdict=Verdict.ESCALATE, categories=[], note="unsure"
+    )
+    bobs = FlaggedItemFactory(subject=record.other, prompt="BOB-WAITING")
+    return {"pending": pending, "claimed": claimed, "escalated": escalated, "bob": bobs}
+
+
+def test_erasure_takes_the_users_waiting_items_out_of_the_queues_for_good(
+    record, waiting, admin_user, reviewer, senior
+):
+    counts = subject_erase(subject=record.subject, actor=admin_user, via="app")
+    assert counts["unreviewed"] == 3
+    for name in ("pending", "claimed", "escalated"):
+        item = FlaggedItem.objects.get(pk=waiting[name].pk)
+        assert item.state == ItemState.ERASED, name
+        assert (item.claimed_by, item.claimed_at, item.lease_expires_at) == (None, None, None)
+        assert item.decided_at is None and item.content_erased_at is not None
+    # Out of every count and every claim: only Bob's two items are left to review.
+    assert sum(q["pending"] for q in selectors.queue_summaries()) == 2
+    assert {i.subject_id for i in selectors.pending_items()} == {record.other.pk}
+    assert claims.claim_held(user=reviewer) is None
+    claimed = [claims.claim_next(user=senior), claims.claim_next(user=reviewer)]
+    assert {i.subject_id for i in claimed} == {record.other.pk}
+    assert claims.claim_next(user=admin_user) is None
+    # The decided items keep their state; the figures are those of before.
+    assert set(
+        FlaggedItem.objects.filter(pk__in=[i.pk for i in record.items]).values_list(
+            "state", flat=True
+        )
+    ) == {ItemState.DECIDED}
+    event = AuditEvent.objects.get(action=AuditAction.SUBJECT_ERASE)
+    assert event.detail["unreviewed"] == 3
+
+
+def test_an_erased_item_cannot_be_decided_by_the_reviewer_who_held_it(
+    record, waiting, admin_user, reviewer
+):
+    subject_erase(subject=record.subject, actor=admin_user, via="app")
+    item = FlaggedItem.objects.get(pk=waiting["claimed"].pk)
+    with pytest.raises(ClaimConflict):
+        decision_record(
+            item=item, reviewer=reviewer, verdict=Verdict.NO_VIOLATION, categories=[], note=""
+        )
+    assert not item.decisions.exists()
+    assert FlaggedItem.objects.get(pk=item.pk).state == ItemState.ERASED
+
+
+def test_an_item_still_in_a_batch_arrives_erased_and_out_of_the_queues(record, admin_user):
+    subject_erase(subject=record.subject, actor=admin_user, via="app")
+    batch_process(batch_id=str(record.pending.pk))
+    arrived = FlaggedItem.objects.get(request_id="alice-req-3")
+    assert arrived.state == ItemState.ERASED
+    assert FlaggedItem.objects.get(request_id="bob-req-2").state == ItemState.PENDING
+
+
+def test_retention_still_erases_only_decided_items(record, waiting, admin_user):
+    from moderation.services.retention import retention_erase
+
+    subject_erase(subject=record.subject, actor=admin_user, via="app")
+    bob = FlaggedItem.objects.get(pk=waiting["bob"].pk)
+    assert retention_erase(now=timezone.now() + timedelta(days=3650)) == 0
+    bob.refresh_from_db()
+    assert bob.prompt == "BOB-WAITING" and bob.state == ItemState.PENDING

@@ -351,6 +351,23 @@ def test_erasure_with_the_confirmation_erases_and_is_audited(ada, admin_user, re
     assert event.detail["via"] == "app"
 
 
+def test_erasure_on_the_page_takes_the_users_waiting_items_out_of_the_queue(
+    ada, record, reviewer
+):
+    waiting = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING")
+    response = ada.post(
+        "/privacy/erase/",
+        {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": "erase"},
+        follow=True,
+    )
+    assert "1 item nobody had decided left the queues" in page_of(response)
+    waiting.refresh_from_db()
+    assert waiting.state == ItemState.ERASED
+    # The queue page counts only Bob's item now.
+    queue = signed_in(ada, reviewer).get("/queue/")
+    assert sum(q["pending"] for q in queue.context["summaries"]) == 1
+
+
 # --- /exports/training.jsonl -----------------------------------------------------------------
 
 
