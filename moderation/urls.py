@@ -41,6 +41,11 @@ urlpatterns = [
     path("settings/thresholds/", thresholds.thresholds_edit, name="thresholds"),
     path("appeals/", appeals.appeals_index, name="appeals"),
     path("appeals/<uuid:pk>/decide/", appeals.appeal_decide, name="appeal-decide"),
+    path(
+        "appeals/<uuid:pk>/reveal-personal-data/",
+        appeals.appeal_reveal_pii,
+        name="appeal-reveal-pii",
+    ),
     path("items/<int:pk>/reveal-personal-data/", items.item_reveal_pii, name="item-reveal-pii"),
     path("settings/policy/", policy.policy_index, name="policy"),
     path("settings/policy/exceptions/", policy.exception_grant, name="exception-grant"),

@@ -69,6 +69,26 @@ def appeal_create(
     return appeal
 
 
+class RevealRefused(ValueError):
+    """Personal data is shown only for a stated reason; nothing was logged."""
+
+
+def appeal_reveal_pii(*, appeal: Appeal, user: AbstractBaseUser, reason: str) -> None:
+    """Log that a senior or admin unmasks the personal data in an appeal message, and why;
+    the same rule as for an item's text."""
+    if not user_has_role(user, Role.SENIOR):
+        raise RevealRefused("Appeals are for seniors and admins.")
+    if not reason.strip():
+        raise RevealRefused("Say why you need to see the personal data.")
+    audit_record(
+        actor=user,
+        action=AuditAction.PII_REVEAL,
+        subject=appeal.action.subject,
+        target=f"appeal {appeal.pk}",
+        detail={"appeal": str(appeal.pk), "reason": reason.strip()[:500]},
+    )
+
+
 def appeal_may_decide(appeal: Appeal, user: AbstractBaseUser) -> bool:
     """A senior or admin who neither took nor approved the action."""
     action = appeal.action

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -10,23 +14,52 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import role_required
 from accounts.roles import Role, user_has_role
 from moderation.models import (
+    ActionKind,
     ActionState,
+    Decision,
     Delivery,
     EnforcementAction,
 )
 from moderation.services import deliveries, enforcement
 
 DELIVERIES_SHOWN = 50
+HISTORY_SHOWN = 20
 
 
-@role_required(Role.SENIOR)
-@require_GET
-def enforcement_index(request: HttpRequest) -> HttpResponse:
-    proposals = (
-        EnforcementAction.objects.filter(state=ActionState.PROPOSED)
-        .select_related("subject__organization")
-        .order_by("created_at")
+def _with_items(actions: list[EnforcementAction], user: AbstractBaseUser) -> None:
+    """Give each proposal the items behind it (`basis_items`) and those of them the user
+    decided (`own_items`): a standing decision of theirs on one means another senior or
+    admin approves it (four eyes; services/enforcement.removal_approve refuses it too)."""
+    for action in actions:
+        action.basis_items = sorted({d.item_id for d in action.basis.all()})  # type: ignore[attr-defined]
+    behind = {pk for action in actions for pk in action.basis_items}  # type: ignore[attr-defined]
+    mine = set(
+        Decision.objects.standing()
+        .filter(reviewer=user, item_id__in=behind)
+        .values_list("item_id", flat=True)
     )
+    for action in actions:
+        action.own_items = [pk for pk in action.basis_items if pk in mine]  # type: ignore[attr-defined]
+
+
+def _proposals() -> Any:
+    return EnforcementAction.objects.select_related("subject__organization").prefetch_related(
+        Prefetch("basis", queryset=Decision.objects.only("id", "item_id"))
+    )
+
+
+def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+    proposals = list(_proposals().filter(state=ActionState.PROPOSED).order_by("created_at"))
+    # Proposals settled by a person or withdrawn with their basis: approved removals show as
+    # taken, the rest with the note or the reason they ended with.
+    settled = list(
+        _proposals()
+        .select_related("approved_by")
+        .filter(kind=ActionKind.REMOVE, decided_by="threshold")
+        .exclude(state=ActionState.PROPOSED)
+        .order_by("-resolved_at", "-created_at")[:HISTORY_SHOWN]
+    )
+    _with_items(proposals + settled, request.user)
     shown = (
         Delivery.objects.select_related("action__subject", "organization")
         .prefetch_related("attempt_log")
@@ -37,30 +70,65 @@ def enforcement_index(request: HttpRequest) -> HttpResponse:
         "moderation/enforcement.html",
         {
             "proposals": proposals,
+            "settled": settled,
             "deliveries": shown,
             "can_redeliver": user_has_role(request.user, Role.ADMIN),
             "max_attempts": deliveries.MAX_ATTEMPTS,
+            "error": error,
         },
+        status=status,
+    )
+
+
+@role_required(Role.SENIOR)
+@require_GET
+def enforcement_index(request: HttpRequest) -> HttpResponse:
+    return _index(request)
+
+
+def _own_items_text(items: list[int]) -> str:
+    listed = ", ".join(f"#{pk}" for pk in items)
+    return (
+        f"You decided an item behind this proposal ({listed}); another senior or admin "
+        "approves it. You may still reject it."
     )
 
 
 @role_required(Role.SENIOR)
 @require_POST
 def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
-    """Approve or Reject a proposed removal."""
-    action = get_object_or_404(EnforcementAction, pk=pk)
+    """Approve or Reject a proposed removal. Approving asks first: the first POST shows what
+    will happen and changes nothing; only the one with `confirmed=1` acts."""
+    action = get_object_or_404(_proposals(), pk=pk, kind=ActionKind.REMOVE)
+    _with_items([action], request.user)
     note = request.POST.get("note", "")
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "reject"):
+        messages.error(request, "Choose Approve or Reject.")
+        return redirect("enforcement")
+    if decision == "approve" and request.POST.get("confirmed") != "1":
+        if action.state != ActionState.PROPOSED:
+            return _index(request, error="This removal has already been decided.", status=409)
+        if action.own_items:  # type: ignore[attr-defined]
+            return _index(request, error=_own_items_text(action.own_items), status=403)  # type: ignore[attr-defined]
+        return render(
+            request,
+            "moderation/confirm_removal.html",
+            {"action": action, "note": note, "organization": action.subject.organization},
+        )
     try:
-        if request.POST.get("decision") == "approve":
+        if decision == "approve":
             enforcement.removal_approve(action=action, user=request.user, note=note)
-            messages.success(request, "Removal approved; the platform is being told.")
-        elif request.POST.get("decision") == "reject":
-            enforcement.removal_reject(action=action, user=request.user, note=note)
-            messages.info(request, "Removal rejected.")
         else:
-            messages.error(request, "Choose Approve or Reject.")
+            enforcement.removal_reject(action=action, user=request.user, note=note)
     except enforcement.EnforcementRefused as refused:
-        messages.error(request, str(refused))
+        # Four eyes is a matter of who asks (403); anything else, of the proposal's state.
+        status = 403 if action.own_items and decision == "approve" else 409  # type: ignore[attr-defined]
+        return _index(request, error=str(refused), status=status)
+    if decision == "approve":
+        messages.success(request, "Removal approved; the platform is being told.")
+    else:
+        messages.info(request, "Removal rejected.")
     return redirect("enforcement")
 
 
@@ -68,7 +136,7 @@ def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
 @require_POST
 def delivery_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a delivery again now, whatever its state; the attempt is logged as manual."""
-    delivery = get_object_or_404(Delivery, pk=pk)
+    delivery = get_object_or_404(Delivery.objects.select_related("action__subject"), pk=pk)
     attempt = deliveries.delivery_redeliver(delivery=delivery, user=request.user)
     if attempt is None:
         messages.error(request, "That delivery is being sent right now; try again in a moment.")

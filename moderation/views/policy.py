@@ -89,7 +89,19 @@ def exception_grant(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 @require_POST
 def exception_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    exception = get_object_or_404(PolicyException, pk=pk, revoked_at__isnull=True)
+    """Revoke asks first: the first POST shows what will happen and changes nothing; only the
+    one with `confirmed=1` revokes."""
+    exception = get_object_or_404(
+        PolicyException.objects.select_related("organization", "category"),
+        pk=pk,
+        revoked_at__isnull=True,
+    )
+    if request.POST.get("confirmed") != "1":
+        return render(
+            request,
+            "moderation/confirm_revoke.html",
+            {"exception": exception, "allowed": exception.decisions.count()},
+        )
     policy.exception_revoke(exception=exception, user=request.user)
     messages.info(request, "Exception revoked; it no longer applies.")
     return redirect("policy")

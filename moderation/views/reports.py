@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import groupby
 
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +12,15 @@ from django.views.decorators.http import require_GET
 from accounts.access import role_required
 from accounts.roles import Role
 from moderation.services.training import BANDS, classifier_report, classifier_report_csv
+
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): a
+# classifier name is whatever an upstream sent, so `=HYPERLINK(...)` must stay text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell a spreadsheet shows as written: a leading single quote before a formula."""
+    return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 @role_required(Role.SENIOR)
@@ -22,22 +32,31 @@ def classifier_report_page(request: HttpRequest) -> HttpResponse:
         rows, key=lambda r: (r.classifier, r.category)
     ):
         by_band = {r.band: r for r in band_rows}
-        bands = [by_band.get(b) for b in range(BANDS)]
+        # One list drives both the bars and the table cells: band b is column b of each.
+        bands = [
+            {
+                "band": b,
+                "low": b / BANDS,
+                "row": by_band.get(b),
+                "percent": (
+                    round(100 * by_band[b].confirmation_rate)  # type: ignore[operator]
+                    if b in by_band and by_band[b].decided
+                    else None
+                ),
+            }
+            for b in range(BANDS)
+        ]
+        for band in bands:
+            # Bar height in a 0–48 box; a decided band with nothing confirmed shows a sliver.
+            band["height"] = (
+                max(2, round(48 * band["percent"] / 100)) if band["percent"] is not None else 0
+            )
+            band["y"] = 48 - band["height"]
         groups.append(
             {
                 "classifier": classifier,
                 "category": category,
-                "bands": [
-                    {
-                        "band": b,
-                        "low": b / BANDS,
-                        "row": row,
-                        "height": round(90 * (row.confirmation_rate or 0)) if row else 0,
-                        "x": 12 + b * 20,
-                        "y": 100 - (round(90 * (row.confirmation_rate or 0)) if row else 0),
-                    }
-                    for b, row in enumerate(bands)
-                ],
+                "bands": bands,
                 "flags": sum(r.flags for r in by_band.values()),
                 "decided": sum(r.decided for r in by_band.values()),
                 "confirmed": sum(r.confirmed for r in by_band.values()),
@@ -49,6 +68,10 @@ def classifier_report_page(request: HttpRequest) -> HttpResponse:
 @role_required(Role.SENIOR)
 @require_GET
 def classifier_report_csv_view(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(classifier_report_csv(classifier_report()), content_type="text/csv")
+    rows = [
+        dataclasses.replace(r, classifier=csv_text(r.classifier), category=csv_text(r.category))
+        for r in classifier_report()
+    ]
+    response = HttpResponse(classifier_report_csv(rows), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="modqueue-classifiers.csv"'
     return response

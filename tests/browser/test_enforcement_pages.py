@@ -93,8 +93,24 @@ def test_a_senior_approves_one_removal_and_rejects_another(
     screenshot(page, "enforcement")
 
     row = row_of(page, removed)
+    item = removed.items.get()
+    expect(row.get_by_role("link", name=f"item #{item.pk}")).to_have_attribute(
+        "href", f"/items/{item.pk}/"
+    )
     row.get_by_label(re.compile(r"^Note for user")).fill("Synthesis route, confirmed.")
     row.get_by_role("button", name="Approve").click()
+
+    # Approving asks first, saying what will happen; nothing has changed yet.
+    expect(page.get_by_role("heading", name="Approve this removal?")).to_be_visible()
+    expect(page.get_by_role("region", name="What happens when you approve")).to_contain_text(
+        "The platform is told by webhook"
+    )
+    expect(page.get_by_label("Note")).to_have_value("Synthesis route, confirmed.")
+    expect(page.get_by_role("link", name="Cancel")).to_have_attribute("href", "/enforcement/")
+    screenshot(page, "enforcement-confirm")
+    removed.refresh_from_db()
+    assert removed.status == SubjectStatus.WARNED
+    page.get_by_role("button", name="Approve removal").click()
     expect(page.get_by_text("Removal approved; the platform is being told.")).to_be_visible()
     expect(row_of(proposals, removed)).to_have_count(0)
     removed.refresh_from_db()
@@ -117,6 +133,52 @@ def test_a_senior_approves_one_removal_and_rejects_another(
     kept.refresh_from_db()
     assert kept.status == SubjectStatus.WARNED
     assert kept.actions.get(kind=ActionKind.REMOVE).state == ActionState.REJECTED
+
+
+def test_who_decided_an_item_behind_a_removal_cannot_approve_it(
+    page, new_page, reviewer, senior, admin_user, acme
+):
+    subject = violations(SubjectFactory(organization=acme), senior, 1, "weapons")
+    item = subject.items.get()
+    cancelled = violations(SubjectFactory(organization=acme), reviewer, 1, "child-safety")
+
+    sign_in_at(page, "/enforcement/", "sam")
+    proposals = page.get_by_role("region", name=re.compile(r"^Proposed removals"))
+    own = row_of(proposals, subject)
+    expect(own.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(own.get_by_role("button", name="Reject")).to_be_visible()
+    expect(own).to_contain_text(f"You decided #{item.pk} behind it: another senior or admin")
+    screenshot(page, "enforcement-four-eyes")
+
+    # Cancel on the confirmation leaves the other proposal waiting.
+    row_of(proposals, cancelled).get_by_role("button", name="Approve").click()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page).to_have_url(re.compile(r"/enforcement/$"))
+    expect(row_of(proposals, cancelled).get_by_role("button", name="Approve")).to_be_visible()
+    cancelled.refresh_from_db()
+    assert cancelled.status == SubjectStatus.WARNED
+
+    # A hand-made POST gets the refusal, shown as an error.
+    proposal = subject.actions.get(state=ActionState.PROPOSED)
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.post(
+        f"/enforcement/{proposal.pk}/decide/",
+        form={"decision": "approve", "confirmed": "1"},
+        headers={"X-CSRFToken": csrf},
+    )
+    assert response.status == 403
+    assert "You decided an item behind this proposal" in response.text()
+    proposal.refresh_from_db()
+    assert proposal.state == ActionState.PROPOSED
+
+    # Another senior or admin approves it.
+    admin_page = new_page()
+    sign_in_at(admin_page, "/enforcement/", "ada")
+    row_of(admin_page, subject).get_by_role("button", name="Approve").click()
+    admin_page.get_by_role("button", name="Approve removal").click()
+    expect(admin_page.get_by_text("Removal approved")).to_be_visible()
+    subject.refresh_from_db()
+    assert subject.status == SubjectStatus.REMOVED
 
 
 def test_the_attempts_of_a_delivery_are_shown(page, reviewer, senior, globex):
@@ -185,7 +247,8 @@ def test_a_senior_upholds_an_appeal_and_the_user_is_reinstated(
     restricted = violations(SubjectFactory(organization=acme), reviewer, 3, "harassment")
     appeal = appeal_of(
         restricted.actions.get(kind=ActionKind.RESTRICT),
-        "Those messages were lines from a play I am writing; the 'threats' are a villain's.",
+        "Those messages were lines from a play I am writing; the 'threats' are a villain's. "
+        "My agent can confirm: agent@plays.example.",
     )
     by_sam = enforcement.action_by_hand(
         subject=SubjectFactory(organization=globex),
@@ -204,7 +267,15 @@ def test_a_senior_upholds_an_appeal_and_the_user_is_reinstated(
     expect(own.get_by_role("button")).to_have_count(0)
     card = cards.filter(has_text=restricted.user_id_hash[:12])
     expect(card.get_by_role("button", name="Deny")).to_be_visible()
+    # The user's own words, personal data masked as on an item, revealed with a reason.
+    expect(card).to_contain_text("My agent can confirm: [email]")
+    expect(card).not_to_contain_text("agent@plays.example")
     screenshot(page, "appeals")
+    card.get_by_label("Why you need to see it").fill("Is the agent a real contact?")
+    card.get_by_role("button", name="Reveal").click()
+    card = page.get_by_role("article").filter(has_text=restricted.user_id_hash[:12])
+    expect(card).to_contain_text("agent@plays.example")
+    expect(card.get_by_role("button", name="Reveal")).to_have_count(0)
 
     card.get_by_label("Reason").fill("Fiction, consistent with the rest of the account.")
     card.get_by_role("button", name="Uphold").click()

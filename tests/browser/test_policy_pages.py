@@ -108,14 +108,22 @@ def test_an_admin_grants_an_exception_reveals_personal_data_and_reads_the_report
     page.get_by_label("Valid until").fill((timezone.now() + timedelta(days=365)).date().isoformat())
     page.get_by_label("Scope").fill("Analysis of foreign state actors for a vetted agency")
     page.get_by_role("button", name="Grant exception").click()
-    expect(page.get_by_role("status")).to_contain_text("is a hard limit of the usage policy")
+    # Refused: an error, read out at once and styled as one (not as the news a grant is).
+    refusal = page.get_by_role("alert")
+    expect(refusal).to_contain_text("is a hard limit of the usage policy")
+    expect(refusal).to_have_class(re.compile(r"\balert-error\b"))
+    refused_colour = refusal.evaluate("e => getComputedStyle(e).backgroundColor")
+    screenshot(page, "policy-refused")
     assert not PolicyException.objects.exists()
 
     # The form kept what was typed: choose the right category and grant.
     expect(page.get_by_label("Contract reference")).to_have_value("CTR-2026-017")
     page.get_by_label("Category").select_option("foreign-intelligence")
     page.get_by_role("button", name="Grant exception").click()
-    expect(page.get_by_role("status")).to_contain_text("Exception granted to acme")
+    granted = page.get_by_role("status").filter(has_text="Exception granted to acme")
+    expect(granted).to_be_visible()
+    assert granted.evaluate("e => getComputedStyle(e).backgroundColor") != refused_colour
+    expect(page.get_by_role("alert")).to_have_count(0)
     row = page.get_by_role("row").filter(has_text="CTR-2026-017")
     expect(row).to_contain_text("Foreign intelligence analysis")
     expect(row).to_contain_text("Active")
@@ -153,8 +161,56 @@ def test_an_admin_grants_an_exception_reveals_personal_data_and_reads_the_report
     expect(page.get_by_role("heading", name="Classifier report")).to_be_visible()
     harassment = page.get_by_role("region", name="toxicity-v4 · harassment")
     expect(harassment).to_contain_text("15 flags, 13 decided, 7 confirmed")
-    expect(harassment.get_by_role("img")).to_be_visible()
+    # Each bar stands inside its own band's column, over that band's figures.
+    bars = harassment.locator("td[data-band] rect.bar")
+    expect(bars.first).to_be_visible()
+    assert bars.count() == 6  # bands 0.3 and 0.5 to 0.9 decided; 0.4 has no decision yet
+    for n in range(bars.count()):
+        bar = bars.nth(n)
+        band = bar.evaluate("e => e.closest('td').dataset.band")
+        column = harassment.locator(f'th[data-band="{band}"]').bounding_box()
+        figures = harassment.locator(f'tr:last-child td[data-band="{band}"]').bounding_box()
+        box = bar.bounding_box()
+        assert column and figures and box
+        centre = box["x"] + box["width"] / 2
+        assert column["x"] <= centre <= column["x"] + column["width"], band
+        assert figures["x"] <= centre <= figures["x"] + figures["width"], band
     expect(page.get_by_role("region", name="fraud-detector · fraud")).to_contain_text(
         "8 flags, 7 decided, 3 confirmed"
     )
     screenshot(page, "classifier-report")
+
+
+def test_revoking_an_exception_asks_first_and_cancel_keeps_it(
+    page: Page, admin_user: Any, acme: Any
+) -> None:
+    from moderation.services.policy import exception_grant
+
+    exception = exception_grant(
+        organization=acme,
+        category=PolicyCategory.objects.get(slug="foreign-intelligence"),
+        scope="Analysis of foreign state actors",
+        reference="CTR-2026-017",
+        valid_until=timezone.now() + timedelta(days=90),
+        approved_by=admin_user,
+    )
+    page.goto("/settings/policy/")
+    log_in(page, "ada", PASSWORD)
+    row = page.get_by_role("row").filter(has_text="CTR-2026-017")
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("heading", name="Revoke this exception?")).to_be_visible()
+    expect(page.get_by_role("region", name="What happens when you revoke it")).to_contain_text(
+        "counted again"
+    )
+    screenshot(page, "policy-revoke-confirm")
+    exception.refresh_from_db()
+    assert exception.revoked_at is None
+
+    page.get_by_role("link", name="Cancel").click()
+    expect(row.get_by_text("Active")).to_be_visible()
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_role("button", name="Revoke exception").click()
+    expect(page.get_by_role("status")).to_contain_text("Exception revoked")
+    expect(row.get_by_text("Revoked")).to_be_visible()
+    exception.refresh_from_db()
+    assert exception.revoked_at is not None

@@ -227,3 +227,49 @@ def test_it_asks_for_uphold_or_deny(client, senior, appeal):
 def test_deciding_is_post_only(client, senior, appeal):
     client.force_login(senior)
     assert client.get(decide_url(appeal)).status_code == 405
+
+
+# --- Personal data in appeal messages ----------------------------------------------------
+
+PII_MESSAGE = "It was a joke. Write to me at jane.doe@example.com or call +44 20 7946 0958."
+
+
+def test_personal_data_in_an_appeal_message_is_masked(client, senior, restricted):
+    appeal_of(restricted, PII_MESSAGE)
+    client.force_login(senior)
+    page = client.get("/appeals/").content.decode()
+    assert "jane.doe@example.com" not in page and "7946" not in page
+    assert '<span class="pii" title="hidden email">[email]</span>' in page
+    assert "It was a joke." in page
+    assert ">Reveal</button>" in page
+
+
+def test_a_senior_reveals_it_with_a_reason_and_the_reveal_is_logged(client, senior, restricted):
+    appeal = appeal_of(restricted, PII_MESSAGE)
+    client.force_login(senior)
+    url = f"/appeals/{appeal.pk}/reveal-personal-data/"
+    response = client.post(url, {"reason": "  "}, follow=True)
+    page = response.content.decode()
+    assert "Say why you need to see the personal data." in page
+    assert "jane.doe@example.com" not in page
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
+
+    response = client.post(url, {"reason": "Is the address the account's own?"}, follow=True)
+    page = response.content.decode()
+    assert "jane.doe@example.com" in page and "+44 20 7946 0958" in page
+    assert ">Reveal</button>" not in page
+    event = AuditEvent.objects.get(action=AuditAction.PII_REVEAL)
+    assert (event.actor, event.subject) == (senior, restricted.subject)
+    assert event.detail == {"appeal": str(appeal.pk), "reason": "Is the address the account's own?"}
+    # Only for this person's session: another senior still sees it masked.
+    other = UserFactory(username="sue", role=Role.SENIOR)
+    client.force_login(other)
+    assert "jane.doe@example.com" not in client.get("/appeals/").content.decode()
+
+
+def test_reviewers_cannot_reveal_an_appeal(client, reviewer, restricted):
+    appeal = appeal_of(restricted, PII_MESSAGE)
+    client.force_login(reviewer)
+    response = client.post(f"/appeals/{appeal.pk}/reveal-personal-data/", {"reason": "curious"})
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()

@@ -1,11 +1,9 @@
-"""The policy, privacy and report pages: admins grant exceptions and answer people's requests,
-seniors read how well each classifier is confirmed."""
+"""/settings/policy/: admins grant and revoke exceptions and set the sample and retention; the
+item page lists the organization's exceptions. (The privacy page: test_privacy.py; the
+classifier report: test_reports.py.)"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +13,6 @@ from django.utils import timezone
 from moderation.models import (
     AuditAction,
     AuditEvent,
-    FlaggedItem,
     ItemState,
     PolicyCategory,
     PolicyException,
@@ -25,7 +22,6 @@ from moderation.models import (
 from moderation.services import policy
 from moderation.services.review import decision_record
 from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory
-from tests.privacy import ALICE_TEXTS, USER_ID, record_of_alice
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +137,10 @@ def test_the_admin_forms_are_post_only(ada, url):
 def test_an_admin_grants_an_exception_with_the_form(ada, acme, admin_user):
     response = ada.post("/settings/policy/exceptions/", grant_form(), follow=True)
     page = page_of(response)
-    assert "Exception granted to acme for foreign-intelligence." in page
+    assert (
+        '<p class="message message-success" role="status">'
+        "Exception granted to acme for foreign-intelligence.</p>"
+    ) in page
     exception = PolicyException.objects.get()
     assert exception.organization == acme and exception.category.slug == "foreign-intelligence"
     assert exception.approved_by == admin_user and exception.approved_via == "app"
@@ -155,6 +154,8 @@ def test_the_form_refuses_a_hard_limit_with_a_message_and_stores_nothing(ada, ac
     response = ada.post("/settings/policy/exceptions/", grant_form(category=slug), follow=True)
     page = page_of(response)
     assert "Not granted:" in page and "is a hard limit of the usage policy" in page
+    # A refusal looks and reads as an error, not as news.
+    assert '<p class="message message-error alert-error" role="alert">Not granted:' in page
     assert not PolicyException.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditAction.EXCEPTION_GRANT).exists()
     # What the admin typed is kept for them to correct.
@@ -181,7 +182,9 @@ def test_the_form_refuses_what_makes_no_sense(ada, acme, overrides, message):
 
 def test_an_admin_revokes_an_exception(ada, acme, admin_user, reviewer):
     exception = grant(acme)
-    response = ada.post(f"/settings/policy/exceptions/{exception.pk}/revoke/", follow=True)
+    response = ada.post(
+        f"/settings/policy/exceptions/{exception.pk}/revoke/", {"confirmed": "1"}, follow=True
+    )
     page = page_of(response)
     assert "Exception revoked; it no longer applies." in page and "Revoked" in page
     exception.refresh_from_db()
@@ -198,7 +201,35 @@ def test_an_admin_revokes_an_exception(ada, acme, admin_user, reviewer):
     )
     assert decision.allowed_by is None
     # A revoked exception cannot be revoked again.
-    assert ada.post(f"/settings/policy/exceptions/{exception.pk}/revoke/").status_code == 404
+    for confirmed in ("", "1"):
+        url = f"/settings/policy/exceptions/{exception.pk}/revoke/"
+        assert ada.post(url, {"confirmed": confirmed}).status_code == 404
+
+
+def test_revoking_first_asks_for_confirmation_and_changes_nothing(ada, acme, reviewer):
+    exception = grant(acme)
+    decision_record(
+        item=FlaggedItemFactory(subject=SubjectFactory(organization=acme)),
+        reviewer=reviewer,
+        verdict=Verdict.VIOLATION,
+        categories=[category("foreign-intelligence")],
+        note="",
+    )
+    response = ada.post(f"/settings/policy/exceptions/{exception.pk}/revoke/")
+    page = page_of(response)
+    assert "Revoke this exception?" in page
+    assert "<strong>ends now</strong>" in page and "CTR-2026-017" in page
+    assert "counted again toward its users' thresholds" in page
+    assert "The 1 violation already decided under it stays as recorded" in page
+    assert ">Revoke exception</button>" in page and 'name="confirmed" value="1"' in page
+    assert '<a class="button-link" href="/settings/policy/">Cancel</a>' in page
+    exception.refresh_from_db()
+    assert exception.revoked_at is None
+    assert not AuditEvent.objects.filter(action=AuditAction.EXCEPTION_REVOKE).exists()
+
+    ada.post(f"/settings/policy/exceptions/{exception.pk}/revoke/", {"confirmed": "1"})
+    exception.refresh_from_db()
+    assert exception.revoked_at is not None
 
 
 def test_the_page_tells_expired_and_future_exceptions_apart(ada, acme):
@@ -258,231 +289,6 @@ def test_invalid_values_are_refused_and_nothing_changes(ada, sample, days):
     settings = PolicySettings.current()
     assert (settings.audit_sample_rate, settings.retention_days) == (0.05, 90)
     assert not AuditEvent.objects.filter(action=AuditAction.POLICY_SETTINGS).exists()
-
-
-# --- /privacy/ -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def record(acme, reviewer, senior):
-    return record_of_alice(acme, reviewer, senior)
-
-
-def test_the_privacy_page_offers_export_erase_and_training_data(ada, acme):
-    page = page_of(ada.get("/privacy/"))
-    for text in (
-        "Privacy requests",
-        "Export as JSON",
-        "Erase content",
-        'name="confirm"',
-        "Download training data (JSONL)",
-        "Acme AI (acme)",
-    ):
-        assert text in page, text
-
-
-def test_export_by_raw_id_returns_a_json_attachment_and_is_audited(ada, admin_user, record):
-    response = ada.post(
-        "/privacy/export/", {"organization": "acme", "kind": "id", "user": f" {USER_ID} "}
-    )
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/json"
-    disposition = response["Content-Disposition"]
-    assert disposition.startswith("attachment;")
-    assert f"modqueue-acme-{record.subject.user_id_hash[:12]}.json" in disposition
-    document = json.loads(response.content)
-    assert document["user_id_hash"] == record.subject.user_id_hash
-    assert {i["prompt"] for i in document["items"]} == {ALICE_TEXTS[0], ALICE_TEXTS[3]}
-    event = AuditEvent.objects.get(action=AuditAction.SUBJECT_EXPORT)
-    assert event.actor == admin_user and event.subject == record.subject
-    assert event.detail["via"] == "app"
-    # The raw id is hashed on the spot and written nowhere.
-    assert USER_ID not in json.dumps(event.detail)
-
-
-def test_export_by_hash(ada, record):
-    response = ada.post(
-        "/privacy/export/",
-        {"organization": "acme", "kind": "hash", "user": record.subject.user_id_hash},
-    )
-    assert json.loads(response.content)["user_id_hash"] == record.subject.user_id_hash
-
-
-@pytest.mark.parametrize(
-    "data, message",
-    [
-        ({"organization": "acme", "kind": "id", "user": "nobody"}, "Nothing is held about"),
-        ({"organization": "acme", "kind": "hash", "user": "ABC"}, "64 lowercase hex characters"),
-        ({"organization": "initech", "kind": "id", "user": USER_ID}, "Choose the organization"),
-        ({"organization": "acme", "kind": "id", "user": "  "}, "Choose the organization"),
-    ],
-)
-def test_export_of_no_one_says_why_and_logs_nothing(ada, record, data, message):
-    response = ada.post("/privacy/export/", data, follow=True)
-    assert message in page_of(response)
-    assert not AuditEvent.objects.filter(action=AuditAction.SUBJECT_EXPORT).exists()
-
-
-@pytest.mark.parametrize("confirm", ["", "yes", "Erase", "erase "])
-def test_erasure_needs_the_typed_confirmation(ada, record, confirm):
-    response = ada.post(
-        "/privacy/erase/",
-        {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": confirm},
-        follow=True,
-    )
-    assert "Type &quot;erase&quot; to confirm" in page_of(response)
-    assert FlaggedItem.objects.filter(subject=record.subject, prompt=ALICE_TEXTS[0]).exists()
-    assert not AuditEvent.objects.filter(action=AuditAction.SUBJECT_ERASE).exists()
-
-
-def test_erasure_with_the_confirmation_erases_and_is_audited(ada, admin_user, record):
-    response = ada.post(
-        "/privacy/erase/",
-        {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": "erase"},
-        follow=True,
-    )
-    page = page_of(response)
-    assert "Erased the text of 2 item(s), 2 note(s) and 1 appeal message(s)" in page
-    assert not FlaggedItem.objects.filter(subject=record.subject).exclude(prompt="").exists()
-    record.subject.refresh_from_db()
-    assert (record.subject.violations, record.subject.reviewed) == (1, 2)
-    event = AuditEvent.objects.get(action=AuditAction.SUBJECT_ERASE)
-    assert event.actor == admin_user and event.subject == record.subject
-    assert event.detail["via"] == "app"
-
-
-def test_erasure_on_the_page_takes_the_users_waiting_items_out_of_the_queue(
-    ada, record, reviewer
-):
-    waiting = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING")
-    response = ada.post(
-        "/privacy/erase/",
-        {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": "erase"},
-        follow=True,
-    )
-    assert "1 item nobody had decided left the queues" in page_of(response)
-    waiting.refresh_from_db()
-    assert waiting.state == ItemState.ERASED
-    # The queue page counts only Bob's item now.
-    queue = signed_in(ada, reviewer).get("/queue/")
-    assert sum(q["pending"] for q in queue.context["summaries"]) == 1
-
-
-# --- /exports/training.jsonl -----------------------------------------------------------------
-
-
-def test_the_training_export_streams_json_lines_and_is_audited(ada, admin_user, acme, reviewer):
-    item = FlaggedItemFactory(
-        subject=SubjectFactory(organization=acme), prompt="Mail me at bob@example.com"
-    )
-    SignalFactory(item=item, score=0.66)
-    decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[category("harassment")],
-        note="",
-    )
-    FlaggedItemFactory(subject=item.subject, prompt="not decided yet")
-    response = ada.get("/exports/training.jsonl")
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/x-ndjson"
-    assert 'filename="modqueue-training.jsonl"' in response["Content-Disposition"]
-    lines = b"".join(response.streaming_content).decode().splitlines()
-    assert [json.loads(line)["text"] for line in lines] == ["Mail me at [email]"]
-    row = json.loads(lines[0])
-    assert row["verdict"] == "violation" and row["categories"] == ["harassment"]
-    assert row["signals"][0]["score"] == 0.66
-    event = AuditEvent.objects.get(action=AuditAction.TRAINING_EXPORT)
-    assert event.actor == admin_user and event.detail == {"via": "app"}
-
-
-# --- /reports/classifiers/ -------------------------------------------------------------------
-
-
-@pytest.fixture
-def scored(acme, reviewer):
-    """A small known data set: two classifiers, their flags by score, and reviewers' decisions.
-
-    tox-a · violence: 0.95 confirmed, 1.0 confirmed, 0.92 rejected (no violation),
-    0.91 undecided, 0.35 decided a violation but of hate (not confirmed for violence).
-    tox-b · fraud: 0.55 confirmed.
-    """
-    subject = SubjectFactory(organization=acme)
-
-    def flag(classifier: str, slug: str, score: float, verdict: str | None, *decided: str):
-        item = FlaggedItemFactory(subject=subject)
-        SignalFactory(item=item, classifier=classifier, category=category(slug), score=score)
-        if verdict:
-            decision_record(
-                item=item,
-                reviewer=reviewer,
-                verdict=Verdict(verdict),
-                categories=[category(s) for s in decided],
-                note="",
-            )
-
-    flag("tox-a", "violence", 0.95, "violation", "violence")
-    flag("tox-a", "violence", 1.0, "violation", "violence", "hate")
-    flag("tox-a", "violence", 0.92, "no_violation")
-    flag("tox-a", "violence", 0.91, None)
-    flag("tox-a", "violence", 0.35, "violation", "hate")
-    flag("tox-b", "fraud", 0.55, "violation", "fraud")
-
-
-@pytest.mark.parametrize("url", ["/reports/classifiers/", "/reports/classifiers.csv"])
-def test_the_classifier_report_is_for_seniors_and_admins(client, reviewer, senior, url):
-    assert signed_in(client, reviewer).get(url).status_code == 403
-    assert signed_in(client, senior).get(url).status_code == 200
-
-
-def test_the_classifier_report_shows_counts_per_classifier_category_and_band(
-    client, senior, scored
-):
-    page = page_of(signed_in(client, senior).get("/reports/classifiers/"))
-    assert "tox-a · violence" in page and "tox-b · fraud" in page
-    assert "5 flags, 4 decided, 2 confirmed" in page
-    assert "1 flag, 1 decided, 1 confirmed" in page
-    assert "<td>2/3</td>" in page and "<td>0/1</td>" in page and "<td>1/1</td>" in page
-    assert "from 0.9: 2 of 3 confirmed (4 flags)" in page
-    assert 'href="/reports/classifiers.csv"' in page
-
-
-def test_the_classifier_report_without_flags_says_so(client, senior):
-    assert "No flags yet." in page_of(signed_in(client, senior).get("/reports/classifiers/"))
-
-
-def test_the_classifier_csv_has_its_header_and_the_right_numbers(ada, scored):
-    response = ada.get("/reports/classifiers.csv")
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
-    assert 'filename="modqueue-classifiers.csv"' in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows == [
-        [
-            "classifier",
-            "category",
-            "score_from",
-            "score_to",
-            "flags",
-            "decided",
-            "confirmed",
-            "rejected",
-            "confirmation_rate",
-        ],
-        ["tox-a", "violence", "0.3", "0.4", "1", "1", "0", "1", "0.0000"],
-        ["tox-a", "violence", "0.9", "1.0", "4", "3", "2", "1", "0.6667"],
-        ["tox-b", "fraud", "0.5", "0.6", "1", "1", "1", "0", "1.0000"],
-    ]
-
-
-def test_the_classifier_csv_leaves_the_rate_empty_where_nothing_is_decided(ada, acme):
-    SignalFactory(
-        item=FlaggedItemFactory(subject=SubjectFactory(organization=acme)),
-        classifier="tox-c",
-        score=0.1,
-    )
-    rows = list(csv.reader(io.StringIO(ada.get("/reports/classifiers.csv").content.decode())))
-    assert rows[1] == ["tox-c", "violence", "0.1", "0.2", "1", "0", "0", "0", ""]
 
 
 # --- The item page and exceptions ------------------------------------------------------------
