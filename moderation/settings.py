@@ -224,3 +224,6 @@ LOGGING = {
 
 # How long a claim lasts without renewal; the item page renews it while open (CONTRACT §8).
 MODQUEUE_LEASE_SECONDS = env_int("MODQUEUE_LEASE_SECONDS", 600)
+# How long the deciding reviewer may undo a decision (CONTRACT §8 v2: 5 minutes), as long
+# as nobody else has acted on the item since.
+MODQUEUE_UNDO_SECONDS = env_int("MODQUEUE_UNDO_SECONDS", 300)

@@ -91,3 +91,21 @@ def decide(
         categories=categories if verdict == Verdict.VIOLATION else [],
         note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
     )
+
+
+def categories(*slugs: str) -> list[PolicyCategory]:
+    return list(PolicyCategory.objects.filter(slug__in=slugs))
+
+
+def decide_item(
+    item: FlaggedItem, verdict: str, *slugs: str, reviewer: object, note: str = ""
+) -> Decision:
+    """Decide an existing item through the review service (as `decide`, for an item the
+    test made itself: claimed, escalated, critical…)."""
+    return decision_record(
+        item=item,
+        reviewer=reviewer,  # type: ignore[arg-type]
+        verdict=Verdict(verdict),
+        categories=categories(*(slugs or ["violence"])) if verdict == Verdict.VIOLATION else [],
+        note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
+    )

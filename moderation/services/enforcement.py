@@ -4,34 +4,55 @@ Automatic actions (decided by "threshold") only escalate; removal is only ever p
 automatically, for a senior or admin to approve. Seniors and admins may take any action by
 hand, with a reason. Every taken action changes the user's status, is audited, and is
 delivered to the organization's enforcement webhook.
+
+When a decision is undone or overturned, the consequences follow the final decisions
+(CONTRACT §5 v2, §6 v2): an automatic warning or restriction that no longer stands steps
+down to what the thresholds now say ("correction"), and a removal proposal whose basis is
+gone is withdrawn. What the thresholds call for is one pure function, `enforcement_plan`,
+over one read of a subject's situation, `_situations`: the decision path, the thresholds
+preview and their application all go through both, so the preview cannot promise what
+saving does not do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
 from moderation.models import (
-    FINAL_VERDICTS,
     ActionKind,
     ActionState,
     AuditAction,
     Decision,
     EnforcementAction,
     Organization,
-    Severity,
     Subject,
     SubjectStatus,
+    VoidReason,
 )
 from moderation.services import deliveries
 from moderation.services.audit import audit_record
-from moderation.services.rates import Figures, counted_violation, figures_since, subject_recount
-from moderation.services.thresholds import STATUS_RANK, Rules, status_target, thresholds_for
+from moderation.services.rates import (
+    Figures,
+    counted_decisions,
+    counted_violation,
+    figures_of,
+    subject_recount,
+)
+from moderation.services.thresholds import (
+    STATUS_RANK,
+    Rules,
+    Target,
+    status_target,
+    thresholds_for,
+)
 
 STATUS_OF_ACTION = {
     ActionKind.WARN: SubjectStatus.WARNED,
@@ -43,18 +64,171 @@ ACTION_FOR_STATUS = {
     SubjectStatus.WARNED: ActionKind.WARN,
     SubjectStatus.RESTRICTED: ActionKind.RESTRICT,
 }
+THRESHOLD = "threshold"
+CORRECTION = "correction"
+# Who decides an action the system took by itself; only these may be corrected by it.
+AUTOMATIC = (THRESHOLD, CORRECTION)
+STATUS_NOUN = {SubjectStatus.WARNED: "warning", SubjectStatus.RESTRICTED: "restriction"}
 
 
 class EnforcementRefused(Exception):
     """The action is not allowed (role, state, missing reason); nothing was changed."""
 
 
-def _threshold_reason(kind: ActionKind, figures: Figures, rules: Rules) -> str:
+# --- what the thresholds call for: one read, one pure rule --------------------------------
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the thresholds look at for one subject."""
+
+    status: SubjectStatus
+    # Counted over the window, from the latest reinstatement by a person on (a fresh start).
+    figures: Figures
+    proposal_open: bool
+    # A removal was rejected and no counted violation came after it.
+    removal_blocked: bool
+    # The current status was set by an automatic action ("threshold" or "correction").
+    automatic: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do about one subject."""
+
+    target: Target
+    # An automatic warn or restrict to take.
+    take: ActionKind | None = None
+    propose: bool = False
+    # Only when correcting after an undo or overturn: the status to step down to, and
+    # whether the open removal proposal goes (withdraw) or stays with a new basis (refresh).
+    step_down_to: SubjectStatus | None = None
+    withdraw: bool = False
+    refresh: bool = False
+
+    @property
+    def changes(self) -> bool:
+        """Whether the subject gets a new status or a new (or withdrawn) proposal."""
+        return bool(self.take or self.propose or self.step_down_to or self.withdraw)
+
+
+def enforcement_plan(*, situation: Situation, rules: Rules, correcting: bool = False) -> Plan:
+    """The pure rule from a subject's situation to what the thresholds do (CONTRACT §6).
+
+    Automatic actions only escalate, and a removed user is never touched. When
+    `correcting` (a decision was undone or overturned), a status an automatic action set
+    steps down to what the thresholds now say, and a proposal no longer called for goes.
+    """
+    figures = situation.figures
+    target = status_target(
+        violations=figures.violations,
+        reviewed=figures.reviewed,
+        critical_violation=figures.critical_violation,
+        rules=rules,
+    )
+    current = situation.status
+    take = None
+    if STATUS_RANK[target.status] > STATUS_RANK[current]:
+        take = ACTION_FOR_STATUS[target.status]
+    removal_stands = (
+        target.propose_removal
+        and current != SubjectStatus.REMOVED
+        and not situation.removal_blocked
+    )
+    propose = removal_stands and not situation.proposal_open
+    if not correcting:
+        return Plan(target=target, take=take, propose=propose)
+    step_down = None
+    if (
+        current in STATUS_NOUN
+        and situation.automatic
+        and STATUS_RANK[target.status] < STATUS_RANK[current]
+    ):
+        step_down = target.status
+    return Plan(
+        target=target,
+        take=take,
+        propose=propose,
+        step_down_to=step_down,
+        withdraw=situation.proposal_open and not removal_stands,
+        refresh=situation.proposal_open and removal_stands,
+    )
+
+
+def _moment(resolved: datetime | None, effective: datetime | None, created: datetime) -> datetime:
+    return resolved or effective or created
+
+
+def _situations(
+    subjects: Sequence[Subject], *, rules: Rules, now: datetime
+) -> dict[int, Situation]:
+    """Each subject's situation under `rules`, read in three queries however many subjects."""
+    ids = [s.pk for s in subjects]
+    window_start = now - timedelta(days=rules.window_days)
+    fresh: dict[int, datetime] = {}
+    rejected: dict[int, datetime] = {}
+    setter: dict[int, tuple[datetime, str]] = {}
+    proposed: set[int] = set()
+    rows = (
+        EnforcementAction.objects.filter(subject_id__in=ids)
+        .filter(
+            Q(state__in=[ActionState.TAKEN, ActionState.PROPOSED])
+            | Q(kind=ActionKind.REMOVE, state=ActionState.REJECTED)
+        )
+        .order_by("-created_at")
+        .values_list(
+            "subject_id", "kind", "state", "decided_by", "resolved_at", "effective_at", "created_at"
+        )
+    )
+    for subject_id, kind, state, decided_by, resolved, effective, created in rows:
+        if state == ActionState.PROPOSED:
+            proposed.add(subject_id)
+        elif state == ActionState.REJECTED:
+            # The latest rejected removal: none is proposed again before a new violation.
+            rejected.setdefault(subject_id, _moment(resolved, effective, created))
+        else:
+            # The action that set the current status is the latest to take effect.
+            moment = effective or created
+            if subject_id not in setter or moment > setter[subject_id][0]:
+                setter[subject_id] = (moment, decided_by)
+            if kind == ActionKind.REINSTATE and decided_by != CORRECTION:
+                # A user reinstated by a person starts afresh: the thresholds see only what
+                # they did since. A correction is no fresh start: it would wipe the history
+                # that still stands.
+                fresh.setdefault(subject_id, _moment(resolved, effective, created))
+    decisions = counted_decisions(subject_ids=ids, since=window_start)
+    situations = {}
+    for subject in subjects:
+        mine = decisions.get(subject.pk, [])
+        since = max(window_start, fresh.get(subject.pk, window_start))
+        blocked = (
+            subject.pk in rejected
+            and figures_of(mine, since=max(window_start, rejected[subject.pk])).violations == 0
+        )
+        status = SubjectStatus(subject.status)
+        situations[subject.pk] = Situation(
+            status=status,
+            figures=figures_of(mine, since=since),
+            proposal_open=subject.pk in proposed,
+            removal_blocked=blocked,
+            automatic=setter.get(subject.pk, (now, ""))[1] in AUTOMATIC,
+        )
+    return situations
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def _figures_text(figures: Figures, rules: Rules) -> str:
     noun = "violation" if figures.violations == 1 else "violations"
-    base = (
+    return (
         f"{figures.violations} {noun} of {figures.reviewed} reviewed in "
         f"{rules.window_days} days (rate {figures.rate:.2f})"
     )
+
+
+def _threshold_reason(kind: ActionKind, figures: Figures, rules: Rules) -> str:
+    base = _figures_text(figures, rules)
     if kind == ActionKind.WARN:
         return f"{base} reached the warn threshold of {rules.warn_violations}"
     if kind == ActionKind.RESTRICT:
@@ -70,6 +244,13 @@ def _threshold_reason(kind: ActionKind, figures: Figures, rules: Rules) -> str:
     )
 
 
+def _cause_text(cause: Decision) -> str:
+    """Names the voided decision, e.g. "Decision 41 on item 17 was overturned by sam"."""
+    verb = "undone" if cause.void_reason == VoidReason.UNDONE else "overturned"
+    who = cause.voided_by.get_username() if cause.voided_by else "someone"
+    return f"Decision {cause.pk} on item {cause.item_id} was {verb} by {who}"
+
+
 def _new_action(
     subject: Subject,
     *,
@@ -79,6 +260,7 @@ def _new_action(
     actor: AbstractBaseUser | None,
     reason: str,
     categories: list[str],
+    status_after: SubjectStatus | None = None,
 ) -> EnforcementAction:
     return EnforcementAction.objects.create(
         subject=subject,
@@ -91,6 +273,7 @@ def _new_action(
         violations=subject.violations,
         reviewed=subject.reviewed,
         violation_rate=subject.violation_rate,
+        status_after=status_after.value if status_after else "",
     )
 
 
@@ -104,98 +287,144 @@ def _take(action: EnforcementAction, *, by: AbstractBaseUser | None) -> Enforcem
         update_fields=["state", "effective_at", "resolved_at", "approved_by", "review_note"]
     )
     subject = action.subject
-    subject.status = STATUS_OF_ACTION[ActionKind(action.kind)]
+    # A correction may step a restriction down to a warning rather than to active.
+    subject.status = action.status_after or STATUS_OF_ACTION[ActionKind(action.kind)]
     subject.updated_at = now
     subject.save(update_fields=["status", "updated_at"])
-    audit_record(
-        actor=by,
-        action=AuditAction.ENFORCEMENT_TAKEN,
-        subject=subject,
-        detail={"action": str(action.pk), "kind": action.kind, "decided_by": action.decided_by},
-    )
+    detail = {"action": str(action.pk), "kind": action.kind, "decided_by": action.decided_by}
+    if action.status_after:
+        detail["status_after"] = action.status_after
+    audit_record(actor=by, action=AuditAction.ENFORCEMENT_TAKEN, subject=subject, detail=detail)
     deliveries.delivery_create(action=action)
     return action
 
 
-@transaction.atomic
-def enforcement_evaluate(*, subject: Subject) -> list[EnforcementAction]:
-    """After a decision: recount the figures and take what the thresholds call for.
-
-    Only escalates; a removal already waiting, or a removed user, gets no new proposal.
-    """
-    subject = Subject.objects.select_for_update().select_related("organization").get(pk=subject.pk)
-    # The thresholds are read once here and passed down (they give the window too).
-    rules = Rules.of(thresholds_for(subject.organization))
-    figures = subject_recount(subject=subject, window_days=rules.window_days)
-    # A reinstated user starts afresh: the thresholds see only what they did since, so the
-    # next decision does not undo the reinstatement on the strength of the old violations.
-    reinstated = _last_moment(subject, kind=ActionKind.REINSTATE, state=ActionState.TAKEN)
-    if reinstated is not None:
-        figures = figures_since(subject=subject, since=reinstated, window_days=rules.window_days)
-    target = status_target(
-        violations=figures.violations,
-        reviewed=figures.reviewed,
-        critical_violation=figures.critical_violation,
-        rules=rules,
-    )
-    taken: list[EnforcementAction] = []
-    current = SubjectStatus(subject.status)
-    if STATUS_RANK[target.status] > STATUS_RANK[current]:
-        kind = ACTION_FOR_STATUS[target.status]
+def _carry_out(
+    subject: Subject,
+    *,
+    plan: Plan,
+    figures: Figures,
+    rules: Rules,
+    cause: Decision | None,
+) -> list[EnforcementAction]:
+    """Do what the plan says, on the locked subject; returns the actions created or settled."""
+    done: list[EnforcementAction] = []
+    if plan.take is not None:
         action = _new_action(
             subject,
-            kind=kind,
+            kind=plan.take,
             state=ActionState.TAKEN,
-            decided_by="threshold",
+            decided_by=THRESHOLD,
             actor=None,
-            reason=_threshold_reason(kind, figures, rules),
+            reason=_threshold_reason(plan.take, figures, rules),
             categories=figures.categories,
         )
-        taken.append(_take(action, by=None))
-    # A rejected removal is not proposed again until a new violation comes after it.
-    rejected = _last_moment(subject, kind=ActionKind.REMOVE, state=ActionState.REJECTED)
-    if (
-        target.propose_removal
-        and subject.status != SubjectStatus.REMOVED
-        and not subject.actions.filter(state=ActionState.PROPOSED).exists()
-        and (
-            rejected is None
-            or figures_since(
-                subject=subject, since=rejected, window_days=rules.window_days
-            ).violations
-            > 0
+        action.basis.set(figures.basis)
+        done.append(_take(action, by=None))
+    if plan.step_down_to is not None and cause is not None:
+        was = STATUS_NOUN[SubjectStatus(subject.status)]
+        action = _new_action(
+            subject,
+            kind=ActionKind.REINSTATE,
+            state=ActionState.TAKEN,
+            decided_by=CORRECTION,
+            actor=None,
+            reason=(
+                f"{_cause_text(cause)}; the {was} no longer stands: "
+                f"{_figures_text(figures, rules)}; status now {plan.step_down_to.value}"
+            ),
+            categories=figures.categories,
+            status_after=plan.step_down_to,
         )
-    ):
+        done.append(_take(action, by=None))
+    if (plan.withdraw or plan.refresh) and cause is not None:
+        proposal = subject.actions.select_for_update().get(state=ActionState.PROPOSED)
+        if plan.withdraw:
+            proposal.state = ActionState.WITHDRAWN
+            proposal.resolved_at = timezone.now()
+            proposal.review_note = (
+                f"Withdrawn: {_cause_text(cause)}; the thresholds no longer propose removal: "
+                f"{_figures_text(figures, rules)}"
+            )
+            proposal.save(update_fields=["state", "resolved_at", "review_note"])
+            audit_record(
+                actor=None,
+                action=AuditAction.ENFORCEMENT_WITHDRAWN,
+                subject=subject,
+                detail={"action": str(proposal.pk), "kind": proposal.kind, "decision": cause.pk},
+            )
+        else:
+            # Still called for: the approver sees what it rests on now, not what it did.
+            proposal.violations = subject.violations
+            proposal.reviewed = subject.reviewed
+            proposal.violation_rate = subject.violation_rate
+            proposal.categories = figures.categories
+            proposal.reason = _threshold_reason(ActionKind.REMOVE, figures, rules)
+            proposal.save(
+                update_fields=["violations", "reviewed", "violation_rate", "categories", "reason"]
+            )
+            proposal.basis.set(figures.basis)
+        done.append(proposal)
+    if plan.propose:
         proposal = _new_action(
             subject,
             kind=ActionKind.REMOVE,
             state=ActionState.PROPOSED,
-            decided_by="threshold",
+            decided_by=THRESHOLD,
             actor=None,
             reason=_threshold_reason(ActionKind.REMOVE, figures, rules),
             categories=figures.categories,
         )
+        proposal.basis.set(figures.basis)
         audit_record(
             actor=None,
             action=AuditAction.ENFORCEMENT_PROPOSED,
             subject=subject,
             detail={"action": str(proposal.pk), "kind": proposal.kind},
         )
-        taken.append(proposal)
-    return taken
+        done.append(proposal)
+    return done
 
 
-def _last_moment(subject: Subject, *, kind: ActionKind, state: ActionState) -> datetime | None:
-    """When the subject's latest action of this kind and state was taken or settled."""
-    latest = (
-        subject.actions.filter(kind=kind, state=state)
-        .order_by("-created_at")
-        .values_list("resolved_at", "effective_at", "created_at")
-        .first()
-    )
-    if latest is None:
-        return None
-    return next(moment for moment in latest if moment is not None)
+def _enforce(
+    subject: Subject, *, rules: Rules | None, cause: Decision | None
+) -> list[EnforcementAction]:
+    locked = Subject.objects.select_for_update().select_related("organization").get(pk=subject.pk)
+    # The thresholds are read once here and passed down (they give the window too).
+    rules = rules or Rules.of(thresholds_for(locked.organization))
+    now = timezone.now()
+    subject_recount(subject=locked, now=now, window_days=rules.window_days)
+    situation = _situations([locked], rules=rules, now=now)[locked.pk]
+    plan = enforcement_plan(situation=situation, rules=rules, correcting=cause is not None)
+    done = _carry_out(locked, plan=plan, figures=situation.figures, rules=rules, cause=cause)
+    subject.status = locked.status
+    return done
+
+
+@transaction.atomic
+def enforcement_evaluate(
+    *, subject: Subject, rules: Rules | None = None
+) -> list[EnforcementAction]:
+    """After a decision: recount the figures and take what the thresholds call for.
+
+    Only escalates; a removal already waiting, or a removed user, gets no new proposal.
+    `rules` are the subject's thresholds when the caller has read them already.
+    """
+    return _enforce(subject, rules=rules, cause=None)
+
+
+@transaction.atomic
+def enforcement_correct(*, subject: Subject, cause: Decision) -> list[EnforcementAction]:
+    """After `cause` was undone or overturned: recount, and let the consequences follow the
+    final decisions (CONTRACT §5 v2). Escalates as `enforcement_evaluate` does; steps an
+    automatic warning or restriction down to what the thresholds now say (a `reinstate`
+    decided by "correction", delivered like every action); withdraws a removal proposal no
+    longer called for. A removed user, or a status set by a person or an appeal, is left
+    for a senior or admin. Returns the actions created, taken, withdrawn or refreshed."""
+    return _enforce(subject, rules=None, cause=cause)
+
+
+# --- removals and actions by hand ---------------------------------------------------------
 
 
 def _senior(user: AbstractBaseUser) -> None:
@@ -213,6 +442,21 @@ def removal_approve(
     )
     if locked.state != ActionState.PROPOSED:
         raise EnforcementRefused("This removal has already been decided.")
+    # Four eyes: nobody who decided an item behind the proposal approves it.
+    own = (
+        Decision.objects.standing()
+        .filter(reviewer=user, item__decisions__enforcement_actions=locked)
+        .values_list("item_id", flat=True)
+        .order_by("item_id")
+        .distinct()
+    )
+    items = list(own)
+    if items:
+        listed = ", ".join(f"#{pk}" for pk in items)
+        raise EnforcementRefused(
+            f"You decided an item behind this proposal ({listed}); another senior or admin "
+            "approves it. You may still reject it."
+        )
     locked.approved_by = user  # type: ignore[assignment]
     locked.review_note = note.strip()
     locked.resolved_at = timezone.now()
@@ -278,51 +522,7 @@ def action_by_hand(
     return action
 
 
-def thresholds_preview(*, organization: Organization | None, rules: Rules) -> dict[str, int]:
-    """How many users would change status if `rules` applied now (escalation only, as the
-    automatic actions): one grouped count over the decisions in the new window."""
-    since = timezone.now() - timedelta(days=rules.window_days)
-    rows = (
-        Decision.objects.filter(verdict__in=FINAL_VERDICTS, decided_at__gt=since)
-        .filter(**{f"item__subject__{k}": v for k, v in _scope_filter(organization).items()})
-        .values("item__subject_id", "item__subject__status")
-        .annotate(
-            reviewed=Count("id", distinct=True),
-            violations=Count("id", filter=counted_violation(), distinct=True),
-            critical=Count(
-                "id",
-                filter=counted_violation() & Q(categories__severity=Severity.CRITICAL),
-                distinct=True,
-            ),
-        )
-    )
-    waiting = set(
-        EnforcementAction.objects.filter(state=ActionState.PROPOSED).values_list(
-            "subject_id", flat=True
-        )
-    )
-    counts = {"warned": 0, "restricted": 0, "proposals": 0, "total": 0}
-    for row in rows:
-        target = status_target(
-            violations=row["violations"],
-            reviewed=row["reviewed"],
-            critical_violation=row["critical"] > 0,
-            rules=rules,
-        )
-        current = SubjectStatus(row["item__subject__status"])
-        changes = False
-        if STATUS_RANK[target.status] > STATUS_RANK[current]:
-            counts[target.status.value] += 1
-            changes = True
-        if (
-            target.propose_removal
-            and current != SubjectStatus.REMOVED
-            and row["item__subject_id"] not in waiting
-        ):
-            counts["proposals"] += 1
-            changes = True
-        counts["total"] += changes
-    return counts
+# --- new thresholds: preview, then apply ---------------------------------------------------
 
 
 def _scope_filter(organization: Organization | None) -> dict[str, object]:
@@ -331,12 +531,59 @@ def _scope_filter(organization: Organization | None) -> dict[str, object]:
     return {"organization__thresholds__isnull": True}
 
 
+def _candidates(
+    organization: Organization | None, *, rules: Rules, now: datetime
+) -> QuerySet[Subject]:
+    """The users in scope the rules could act on: those with a counted violation in the
+    window. Without one, the thresholds call for nothing (so nobody else is read)."""
+    violated = Decision.objects.final().filter(
+        counted_violation(),
+        item__subject=OuterRef("pk"),
+        decided_at__gt=now - timedelta(days=rules.window_days),
+    )
+    return (
+        Subject.objects.filter(**_scope_filter(organization))
+        .filter(Exists(violated))
+        .order_by("pk")
+    )
+
+
+def _chunks(subjects: QuerySet[Subject], size: int = 500) -> Iterator[list[Subject]]:
+    chunk: list[Subject] = []
+    for subject in subjects.iterator(chunk_size=size):
+        chunk.append(subject)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def thresholds_preview(
+    *, organization: Organization | None, rules: Rules, now: datetime | None = None
+) -> dict[str, int]:
+    """How many users would change status (or get a removal proposal) if `rules` applied
+    now: the same situations and the same plan as `thresholds_apply`, read, not written."""
+    now = now or timezone.now()
+    counts = {"warned": 0, "restricted": 0, "proposals": 0, "total": 0}
+    for chunk in _chunks(_candidates(organization, rules=rules, now=now)):
+        for situation in _situations(chunk, rules=rules, now=now).values():
+            plan = enforcement_plan(situation=situation, rules=rules)
+            if plan.take is not None:
+                counts[STATUS_OF_ACTION[plan.take].value] += 1
+            counts["proposals"] += plan.propose
+            counts["total"] += plan.changes
+    return counts
+
+
 def thresholds_apply(*, organization: Organization | None) -> int:
-    """After new thresholds are saved: re-evaluate every user in scope who has a violation;
+    """After new thresholds are saved: re-evaluate every user in scope they could act on;
     returns how many got a new status or a removal proposal."""
+    rules = Rules.of(thresholds_for(organization))
+    now = timezone.now()
+    ids = list(_candidates(organization, rules=rules, now=now).values_list("pk", flat=True))
     changed = 0
-    subjects = Subject.objects.filter(violations__gt=0, **_scope_filter(organization))
-    for subject in subjects.iterator():
-        if enforcement_evaluate(subject=subject):
+    for subject in Subject.objects.filter(pk__in=ids).order_by("pk").iterator():
+        if enforcement_evaluate(subject=subject, rules=rules):
             changed += 1
     return changed

@@ -1,14 +1,22 @@
-"""Violation rates over the rolling window (CONTRACT §6), kept current per decision."""
+"""Violation rates over the rolling window (CONTRACT §6), kept current per decision.
+
+Only final decisions count (§6 v2): standing (neither undone nor overturned) and either
+violation or no violation. One function reads them (`counted_decisions`) and one pure
+function turns them into figures (`figures_of`), for the stored figures, the thresholds
+and their preview alike.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
-from moderation.models import FINAL_VERDICTS, Decision, Severity, Subject, Verdict
+from moderation.models import Decision, Severity, Subject, Verdict
 from moderation.services.thresholds import thresholds_for
 
 
@@ -18,6 +26,8 @@ class Figures:
     reviewed: int
     critical_violation: bool
     categories: list[str]
+    # The counted violation decisions behind `violations`: what an action rests on.
+    basis: tuple[int, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -30,31 +40,68 @@ def counted_violation() -> Q:
     return Q(verdict=Verdict.VIOLATION, allowed_by__isnull=True)
 
 
-def _figures(subject: Subject, *, since: datetime) -> tuple[Figures, datetime | None]:
-    """The subject's figures over the final decisions made after `since`, and the oldest."""
-    finals = Decision.objects.filter(
-        item__subject=subject, verdict__in=FINAL_VERDICTS, decided_at__gt=since
+@dataclass(frozen=True)
+class Counted:
+    """One final decision as the figures see it."""
+
+    pk: int
+    subject_id: int
+    decided_at: datetime
+    violation: bool
+    categories: tuple[str, ...] = ()
+    critical: bool = False
+
+
+def counted_decisions(*, subject_ids: Sequence[int], since: datetime) -> dict[int, list[Counted]]:
+    """The final decisions on these subjects' items made after `since`, per subject, oldest
+    first: two queries however many subjects."""
+    rows = list(
+        Decision.objects.final()
+        .filter(item__subject_id__in=subject_ids, decided_at__gt=since)
+        .annotate(violation=ExpressionWrapper(counted_violation(), output_field=BooleanField()))
+        .order_by("decided_at", "pk")
+        .values_list("pk", "item__subject_id", "decided_at", "violation")
     )
-    counts = finals.aggregate(
-        reviewed=Count("id"),
-        violations=Count("id", filter=counted_violation()),
-        oldest=Min("decided_at"),
+    slugs: dict[int, set[str]] = defaultdict(set)
+    critical: set[int] = set()
+    violations = [pk for pk, _, _, violation in rows if violation]
+    links = Decision.categories.through.objects.filter(decision_id__in=violations).values_list(
+        "decision_id", "policycategory__slug", "policycategory__severity"
     )
-    categories = sorted(
-        set(
-            finals.filter(counted_violation(), categories__isnull=False).values_list(
-                "categories__slug", flat=True
+    for decision_id, slug, severity in links:
+        slugs[decision_id].add(slug)
+        if severity == Severity.CRITICAL:
+            critical.add(decision_id)
+    by_subject: dict[int, list[Counted]] = defaultdict(list)
+    for pk, subject_id, decided_at, violation in rows:
+        by_subject[subject_id].append(
+            Counted(
+                pk=pk,
+                subject_id=subject_id,
+                decided_at=decided_at,
+                violation=bool(violation),
+                categories=tuple(sorted(slugs[pk])),
+                critical=pk in critical,
             )
         )
+    return by_subject
+
+
+def figures_of(decisions: Iterable[Counted], *, since: datetime) -> Figures:
+    """The figures over the decisions made after `since` (pure)."""
+    chosen = [d for d in decisions if d.decided_at > since]
+    counted = [d for d in chosen if d.violation]
+    return Figures(
+        violations=len(counted),
+        reviewed=len(chosen),
+        critical_violation=any(d.critical for d in counted),
+        categories=sorted({slug for d in counted for slug in d.categories}),
+        basis=tuple(d.pk for d in counted),
     )
-    critical = finals.filter(counted_violation(), categories__severity=Severity.CRITICAL).exists()
-    figures = Figures(
-        violations=counts["violations"],
-        reviewed=counts["reviewed"],
-        critical_violation=critical,
-        categories=categories,
-    )
-    return figures, counts["oldest"]
+
+
+def _window(subject: Subject, window_days: int | None) -> timedelta:
+    return timedelta(days=window_days or thresholds_for(subject.organization).window_days)
 
 
 def subject_recount(
@@ -62,12 +109,15 @@ def subject_recount(
 ) -> Figures:
     """Count the subject's final decisions inside the window and store the figures.
 
-    One aggregate over the subject's own decisions (indexed), run when a decision lands and
-    when the oldest counted one leaves the window; pages only ever read the stored figures.
+    Run when a decision lands, is undone or overturned, and when the oldest counted one
+    leaves the window; pages only ever read the stored figures.
     """
     now = now or timezone.now()
-    window = timedelta(days=window_days or thresholds_for(subject.organization).window_days)
-    figures, oldest = _figures(subject, since=now - window)
+    window = _window(subject, window_days)
+    since = now - window
+    decisions = counted_decisions(subject_ids=[subject.pk], since=since).get(subject.pk, [])
+    figures = figures_of(decisions, since=since)
+    oldest = decisions[0].decided_at if decisions else None
     subject.violations = figures.violations
     subject.reviewed = figures.reviewed
     subject.window_expires_at = oldest + window if oldest else None
@@ -86,9 +136,9 @@ def figures_since(
     """The figures over the window, counting only decisions made after `since` (a fresh start,
     such as a reinstatement); nothing is stored."""
     now = now or timezone.now()
-    window = timedelta(days=window_days or thresholds_for(subject.organization).window_days)
-    figures, _ = _figures(subject, since=max(since, now - window))
-    return figures
+    start = max(since, now - _window(subject, window_days))
+    decisions = counted_decisions(subject_ids=[subject.pk], since=start).get(subject.pk, [])
+    return figures_of(decisions, since=start)
 
 
 def rates_roll_forward(*, now: datetime | None = None, limit: int = 1000) -> int:

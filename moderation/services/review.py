@@ -1,32 +1,46 @@
-"""Decisions: a reviewer's verdict on the item they hold, final and recorded once."""
+"""Decisions: a reviewer's verdict on the item they hold, recorded once, and corrected only
+by its reviewer's undo (within minutes) or a senior's overturn.
+
+Neither correction deletes anything: the decision is voided (undone or overturned) and
+stays on record; the consequences (figures, thresholds, proposals) follow the final
+decisions through `enforcement_correct`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.roles import Role, user_has_role
 from moderation.models import (
     AuditAction,
+    AuditEvent,
     Decision,
     FlaggedItem,
     ItemState,
     PolicyCategory,
+    PolicyException,
     ReviewQueue,
+    Severity,
     Verdict,
+    VoidReason,
 )
-from moderation.services import policy
+from moderation.services import claims, policy
 from moderation.services.audit import audit_record
 from moderation.services.claims import reviewable_queues
-from moderation.services.enforcement import enforcement_evaluate
+from moderation.services.enforcement import enforcement_correct, enforcement_evaluate
 
 MAX_NOTE = 5000
 
 
 class ClaimConflict(Exception):
-    """Someone else holds or has decided the item; nothing was recorded."""
+    """The item takes no decision from this user now (someone else holds or has decided it,
+    it is not for their role, or it takes no decision at all); nothing was recorded."""
 
 
 class DecisionInvalid(Exception):
@@ -36,6 +50,14 @@ class DecisionInvalid(Exception):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class UndoRefused(Exception):
+    """The decision can no longer be undone (or not by this user); nothing was changed."""
+
+
+class OverturnRefused(Exception):
+    """The user may not overturn, or the item has no decision to overturn; nothing changed."""
 
 
 def _check(verdict: Verdict, categories: Sequence[PolicyCategory], note: str) -> None:
@@ -51,6 +73,72 @@ def _check(verdict: Verdict, categories: Sequence[PolicyCategory], note: str) ->
         raise DecisionInvalid("note", "Say in the note why you escalate.")
 
 
+def _refusal(locked: FlaggedItem, reviewer: AbstractBaseUser) -> str | None:
+    """Why the reviewer may not decide the locked item now, or None.
+
+    Accepted only on an item pending in a queue of theirs, escalated (seniors and admins),
+    or claimed by the reviewer themself, live lease or not: an expired lease the workers
+    have not yet taken back is still someone's, never anyone's.
+    """
+    queues = reviewable_queues(reviewer)
+    if not queues:
+        return "Your account has no role yet; your decision was not recorded."
+    state = ItemState(locked.state)
+    if state == ItemState.DECIDED:
+        return "This item has already been decided; your decision was not recorded."
+    if state == ItemState.ALLOWED:
+        return (
+            "This item was allowed under a policy exception when it arrived and takes no "
+            "decision; your decision was not recorded."
+        )
+    if state == ItemState.ERASED:
+        return (
+            "This item was erased at the user's request before review and takes no "
+            "decision; your decision was not recorded."
+        )
+    if state == ItemState.CLAIMED and locked.claimed_by_id != reviewer.pk:
+        holder = locked.claimed_by.get_username() if locked.claimed_by else "someone"
+        since = (
+            timezone.localtime(locked.claimed_at).strftime("%H:%M") if locked.claimed_at else "?"
+        )
+        return (
+            f"Another reviewer ({holder}) has held this item since {since}; "
+            "your decision was not recorded."
+        )
+    if locked.queue not in queues:
+        return "Only seniors and admins decide escalated items."
+    return None
+
+
+def _allowed_by(
+    locked: FlaggedItem, verdict: Verdict, categories: Sequence[PolicyCategory], now: datetime
+) -> PolicyException | None:
+    """A violation in categories all excepted for this organization is recorded as allowed
+    under the exception, and not counted in the user's rate."""
+    if verdict != Verdict.VIOLATION:
+        return None
+    return policy.exception_covering(
+        policy.exceptions_active(organization_id=locked.organization_id, now=now),
+        [c.pk for c in categories],
+    )
+
+
+def _content_seen(locked: FlaggedItem, user: AbstractBaseUser) -> bool:
+    """False when the item's text is hidden (a critical category) and this user never chose
+    "Show content": the server's own record of the reveal, not the page's word for it."""
+    hidden = locked.signals.filter(category__severity=Severity.CRITICAL).exists()
+    return (
+        not hidden
+        or AuditEvent.objects.filter(
+            action=AuditAction.CONTENT_REVEAL, actor=user, item=locked
+        ).exists()
+    )
+
+
+def _slugs(categories: Sequence[PolicyCategory]) -> list[str]:
+    return sorted(c.slug for c in categories)
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -63,38 +151,23 @@ def decision_record(
     """Record the reviewer's decision on an item they hold, or may still take.
 
     The item row is locked first, so two decisions on one item are serialised and the
-    second finds it decided. A reviewer whose lease ran out may still decide as long as
-    nobody else took the item in the meantime.
+    second finds it decided.
     """
     _check(verdict, categories, note)
     now = timezone.now()
-    locked = FlaggedItem.objects.select_for_update().get(pk=item.pk)
-    if locked.state == ItemState.DECIDED:
-        raise ClaimConflict("This item has already been decided; your decision was not recorded.")
-    held_by_other = (
-        locked.state == ItemState.CLAIMED
-        and locked.claimed_by_id != reviewer.pk
-        and locked.lease_expires_at is not None
-        and locked.lease_expires_at > now
+    locked = (
+        FlaggedItem.objects.select_for_update(of=("self",))
+        .select_related("claimed_by")
+        .get(pk=item.pk)
     )
-    if held_by_other:
-        raise ClaimConflict(
-            "Your lease on this item ran out and another reviewer now holds it; "
-            "your decision was not recorded."
-        )
-    if locked.queue not in reviewable_queues(reviewer):
-        raise ClaimConflict("Only seniors and admins decide escalated items.")
+    refusal = _refusal(locked, reviewer)
+    if refusal is not None:
+        raise ClaimConflict(refusal)
     if verdict == Verdict.ESCALATE and locked.queue == ReviewQueue.ESCALATED:
         raise DecisionInvalid("verdict", "This item is already escalated: decide it.")
 
-    allowed_by = None
-    if verdict == Verdict.VIOLATION:
-        # A violation in categories all excepted for this organization is recorded as
-        # allowed under the exception, and not counted in the user's rate.
-        allowed_by = policy.exception_covering(
-            policy.exceptions_active(organization_id=locked.organization_id, now=now),
-            [c.pk for c in categories],
-        )
+    allowed_by = _allowed_by(locked, verdict, categories, now)
+    seen = _content_seen(locked, reviewer)
     mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == reviewer.pk
     claimed_at = locked.claimed_at if mine and locked.claimed_at else now
     decision = Decision.objects.create(
@@ -106,6 +179,8 @@ def decision_record(
         decided_at=now,
         seconds_spent=max(0, int((now - claimed_at).total_seconds())),
         allowed_by=allowed_by,
+        from_queue=locked.queue,
+        content_seen=seen,
     )
     if categories:
         decision.categories.set(categories)
@@ -136,13 +211,205 @@ def decision_record(
         action=action,
         item=locked,
         detail={
-            "verdict": verdict.value,
-            "categories": sorted(c.slug for c in categories),
+            "verdict": Verdict(verdict).value,
+            "categories": _slugs(categories),
             "decision": decision.pk,
+            "content_seen": seen,
             **({"allowed_by_exception": allowed_by.pk} if allowed_by else {}),
         },
     )
     if verdict != Verdict.ESCALATE:
         # The user's figures, and what the thresholds make of them, move with each decision.
         enforcement_evaluate(subject=locked.subject)
+    return decision
+
+
+# --- undo: the deciding reviewer takes it back, within minutes --------------------------
+
+
+def undo_window() -> timedelta:
+    return timedelta(seconds=settings.MODQUEUE_UNDO_SECONDS)
+
+
+def _minutes(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    if seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _undo_refusal(
+    decision: Decision, user: AbstractBaseUser, locked: FlaggedItem, now: datetime
+) -> str | None:
+    """Why the user may not undo the decision now, or None. `locked` is the decision's item,
+    as it is now (locked when about to act on the answer)."""
+    if decision.reviewer_id != user.pk:
+        return "Only the reviewer who made a decision can undo it."
+    if decision.voided_at is not None:
+        if decision.void_reason == VoidReason.OVERTURNED:
+            return "This decision has been overturned; it can no longer be undone."
+        return "This decision has already been undone."
+    if now - decision.decided_at > undo_window():
+        return (
+            f"A decision can be undone for {_minutes(undo_window())} only; "
+            "a senior or admin can still overturn it."
+        )
+    if decision.from_queue not in reviewable_queues(user):
+        return "You may no longer review this item's queue."
+    # Anyone's later decision on the item (even one since undone) means someone else acted.
+    if locked.decisions.filter(pk__gt=decision.pk).exists():
+        return "Someone else has acted on this item since; your decision stands."
+    if decision.verdict == Verdict.ESCALATE:
+        if locked.state != ItemState.ESCALATED:
+            return "A senior has taken up the escalated item; your escalation stands."
+    elif locked.state != ItemState.DECIDED:
+        return "Someone else has acted on this item since; your decision stands."
+    return None
+
+
+def decision_undoable(
+    *, decision: Decision, user: AbstractBaseUser, now: datetime | None = None
+) -> bool:
+    """Whether `user` may undo `decision` now (no lock taken: for showing the button)."""
+    item = FlaggedItem.objects.get(pk=decision.item_id)
+    return _undo_refusal(decision, user, item, now or timezone.now()) is None
+
+
+def undoable_decision(*, user: AbstractBaseUser, now: datetime | None = None) -> Decision | None:
+    """The decision the page offers to undo: the user's latest decision, if it still stands
+    and may still be undone. After an undo (or once an overturn replaced it) nothing is
+    offered: Undo takes back the last decision, not the one before it."""
+    now = now or timezone.now()
+    latest = (
+        Decision.objects.filter(reviewer=user, decided_at__gte=now - undo_window())
+        .select_related("item")
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+    if latest is None or latest.voided_at is not None:
+        return None
+    return latest if _undo_refusal(latest, user, latest.item, now) is None else None
+
+
+@transaction.atomic
+def decision_undo(
+    *, decision: Decision, user: AbstractBaseUser, now: datetime | None = None
+) -> FlaggedItem:
+    """Take the decision back: it is voided (on record as undone, its audit row kept), the
+    item goes back undecided to the queue it was decided from and into the reviewer's hands
+    under a fresh lease, and the user's figures and actions follow the final decisions.
+    Raises UndoRefused, changing nothing, once it may no longer be undone."""
+    now = now or timezone.now()
+    locked = FlaggedItem.objects.select_for_update(of=("self",)).get(pk=decision.item_id)
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    refusal = _undo_refusal(decision, user, locked, now)
+    if refusal is not None:
+        raise UndoRefused(refusal)
+    categories = list(decision.categories.all())
+    decision.voided_at = now
+    decision.voided_by = user  # type: ignore[assignment]
+    decision.void_reason = VoidReason.UNDONE
+    decision.save(update_fields=["voided_at", "voided_by", "void_reason"])
+
+    # One item at a time: whatever the reviewer took up since goes back to its queue.
+    claims.claims_release_held(user=user, reason="undo", keep=locked)
+    locked.queue = decision.from_queue
+    locked.decided_at = None
+    locked.save(update_fields=["decided_at"])
+    claims.claim_hand(item=locked, user=user, now=now)
+    audit_record(
+        actor=user,
+        action=AuditAction.ITEM_UNDO,
+        item=locked,
+        detail={
+            "decision": decision.pk,
+            "verdict": decision.verdict,
+            "categories": _slugs(categories),
+        },
+    )
+    if decision.is_final:
+        enforcement_correct(subject=locked.subject, cause=decision)
+    return locked
+
+
+# --- overturn: a senior or admin replaces the final decision ------------------------------
+
+
+@transaction.atomic
+def decision_overturn(
+    *,
+    item: FlaggedItem,
+    user: AbstractBaseUser,
+    verdict: Verdict,
+    categories: Sequence[PolicyCategory],
+    note: str,
+) -> Decision:
+    """Replace the item's final decision with the senior's own: the earlier stays on record
+    as overturned (replaced by the new one), and the user's figures and actions follow.
+
+    Raises OverturnRefused for a user who is not a senior or admin or an item not decided,
+    DecisionInvalid (field, message) for the verdict, categories or note.
+    """
+    if not user_has_role(user, Role.SENIOR):
+        raise OverturnRefused("Only seniors and admins overturn decisions.")
+    if verdict not in (Verdict.VIOLATION, Verdict.NO_VIOLATION):
+        raise DecisionInvalid("verdict", "Choose Violation or No violation.")
+    _check(verdict, categories, note)
+    if not note.strip():
+        raise DecisionInvalid("note", "Say in the note why you overturn the decision.")
+    now = timezone.now()
+    locked = FlaggedItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
+    if locked.state != ItemState.DECIDED:
+        raise OverturnRefused("Only a decided item's decision can be overturned.")
+    standing = Decision.objects.select_for_update().filter(item=locked).final().first()
+    if standing is None:
+        raise OverturnRefused("This item has no standing decision to overturn.")
+    before = _slugs(list(standing.categories.all()))
+    if standing.verdict == verdict and before == _slugs(categories):
+        raise DecisionInvalid(
+            "verdict",
+            "Nothing to change: the decision already says this. Choose another verdict or "
+            "other categories.",
+        )
+    # Void first: only one standing final decision per item (a database constraint).
+    standing.voided_at = now
+    standing.voided_by = user  # type: ignore[assignment]
+    standing.void_reason = VoidReason.OVERTURNED
+    standing.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    allowed_by = _allowed_by(locked, verdict, categories, now)
+    decision = Decision.objects.create(
+        item=locked,
+        reviewer=user,
+        verdict=verdict,
+        note=note.strip(),
+        claimed_at=now,
+        decided_at=now,
+        allowed_by=allowed_by,
+        from_queue=locked.queue,
+        content_seen=_content_seen(locked, user),
+    )
+    if categories:
+        decision.categories.set(categories)
+    standing.replaced_by = decision
+    standing.save(update_fields=["replaced_by"])
+    # The item's decision time is its final decision's: retention and training exports
+    # count from the decision that now stands.
+    locked.decided_at = now
+    locked.save(update_fields=["decided_at"])
+    audit_record(
+        actor=user,
+        action=AuditAction.ITEM_OVERTURN,
+        item=locked,
+        detail={
+            "from": {"verdict": standing.verdict, "categories": before},
+            "to": {"verdict": Verdict(verdict).value, "categories": _slugs(categories)},
+            "note": decision.note,
+            "decision": decision.pk,
+            "replaces": standing.pk,
+            "content_seen": decision.content_seen,
+            **({"allowed_by_exception": allowed_by.pk} if allowed_by else {}),
+        },
+    )
+    enforcement_correct(subject=locked.subject, cause=standing)
     return decision

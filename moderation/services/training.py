@@ -13,7 +13,6 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.functions import Floor, Least
 
 from moderation.models import (
-    FINAL_VERDICTS,
     Decision,
     FlaggedItem,
     ItemState,
@@ -32,7 +31,8 @@ def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object
     items = FlaggedItem.objects.filter(state=ItemState.DECIDED, content_erased_at__isnull=True)
     if since is not None:
         items = items.filter(decided_at__gte=since)
-    finals = Decision.objects.filter(verdict__in=FINAL_VERDICTS).prefetch_related("categories")
+    # Only the standing final decision: an undone or overturned verdict teaches nothing.
+    finals = Decision.objects.final().prefetch_related("categories")
     items = items.prefetch_related(
         Prefetch("decisions", queryset=finals, to_attr="finals"),
         Prefetch("signals", queryset=Signal.objects.select_related("category")),
@@ -95,13 +95,14 @@ class BandRow:
 
 def classifier_report() -> list[BandRow]:
     """Per classifier, category and score band: flags, decided ones, and how many reviewers
-    confirmed as a violation in that very category. One grouped query."""
-    confirmed = Decision.objects.filter(
+    confirmed as a violation in that very category. One grouped query, over the standing
+    final decisions only: an undone or overturned verdict neither confirms nor rejects."""
+    confirmed = Decision.objects.final().filter(
         item=OuterRef("item"),
         verdict=Verdict.VIOLATION,
         categories=OuterRef("category"),
     )
-    decided = Decision.objects.filter(item=OuterRef("item"), verdict__in=FINAL_VERDICTS)
+    decided = Decision.objects.final().filter(item=OuterRef("item"))
     rows = (
         Signal.objects.annotate(
             band=Least(Floor(F("score") * BANDS), Value(BANDS - 1), output_field=IntegerField()),

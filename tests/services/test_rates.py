@@ -206,3 +206,41 @@ def test_rolling_forward_takes_the_longest_due_first_up_to_its_limit(rolling):
     assert stored(fresh) == (1, 1)
     assert rates_roll_forward(now=later, limit=1) == 1
     assert stored(fresh) == (0, 0)
+
+
+# --- only final decisions count (CONTRACT §6 v2) ------------------------------------------
+
+
+def test_a_voided_decision_no_longer_counts(subject, reviewer):
+    kept = decide(subject, Verdict.VIOLATION, "hate", reviewer=reviewer)
+    voided = decide(subject, Verdict.VIOLATION, "weapons", reviewer=reviewer)
+    decide(subject, Verdict.NO_VIOLATION, reviewer=reviewer)
+    Decision.objects.filter(pk=voided.pk).update(
+        voided_at=timezone.now(), voided_by=reviewer, void_reason="undone"
+    )
+    figures = subject_recount(subject=subject)
+    assert (figures.violations, figures.reviewed) == (1, 2)
+    assert figures.categories == ["hate"] and figures.critical_violation is False
+    assert figures.basis == (kept.pk,)
+    assert stored(subject) == (1, 2)
+
+
+def test_an_overturned_decision_counts_as_its_replacement(subject, reviewer, senior):
+    from moderation.models import FlaggedItem
+    from moderation.services.review import decision_overturn, decision_undo
+
+    first = decide(subject, Verdict.VIOLATION, reviewer=reviewer)
+    decide(subject, Verdict.NO_VIOLATION, reviewer=reviewer)
+    assert stored(subject) == (1, 2)
+    decision_overturn(
+        item=FlaggedItem.objects.get(pk=first.item_id),
+        user=senior,
+        verdict=Verdict.NO_VIOLATION,
+        categories=[],
+        note="a quote",
+    )
+    assert stored(subject) == (0, 2)
+    undone = decide(subject, Verdict.VIOLATION, reviewer=reviewer)
+    assert stored(subject) == (1, 3)
+    decision_undo(decision=undone, user=reviewer)
+    assert stored(subject) == (0, 2)
