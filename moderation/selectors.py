@@ -88,7 +88,8 @@ def item_signals(item: FlaggedItem) -> QuerySet[Signal]:
 
 
 def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
-    """The subject's items, newest first, each with its decisions (and `latest_decision`)."""
+    """The subject's items, newest first, each with its decisions (and `latest_decision`,
+    the latest one still standing: an undone or overturned verdict is no longer the item's)."""
     items = list(
         subject.items.select_related("organization")
         .prefetch_related(
@@ -101,13 +102,36 @@ def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
         .order_by("-flagged_at", "-id")[:limit]
     )
     for item in items:
-        decisions = list(item.decisions.all())
-        item.latest_decision = decisions[-1] if decisions else None  # type: ignore[attr-defined]
+        standing = [d for d in item.decisions.all() if d.voided_at is None]
+        item.latest_decision = standing[-1] if standing else None  # type: ignore[attr-defined]
     return items
 
 
 def decision_categories() -> list[PolicyCategory]:
-    return list(PolicyCategory.objects.order_by("name"))
+    """The categories of the decision form in one fixed order, the same on every item, so a
+    digit key always means the same category: the policy's own order (CONTRACT §7, the hard
+    limits first), the order categories were added in, so a category an admin adds or
+    renames, or whose severity changes, never moves another one's key."""
+    return list(PolicyCategory.objects.order_by("pk"))
+
+
+def undo_candidate(*, item: FlaggedItem, user: object) -> Decision | None:
+    """The user's latest standing decision on the item: the one "Undo" would take back."""
+    return (
+        Decision.objects.standing()
+        .filter(item=item, reviewer=user)
+        .order_by("-decided_at", "-id")
+        .first()
+    )
+
+
+def item_decisions(item: FlaggedItem) -> list[Decision]:
+    """Every decision on the item, oldest first, voided ones included (the item's record)."""
+    return list(
+        item.decisions.select_related("reviewer", "voided_by", "allowed_by__category")
+        .prefetch_related("categories")
+        .order_by("decided_at", "id")
+    )
 
 
 def subject_actions(subject: Subject) -> list[EnforcementAction]:

@@ -21,6 +21,8 @@ urlpatterns = [
     path("items/<int:pk>/decide/", items.item_decide, name="item-decide"),
     path("items/<int:pk>/lease/", items.item_lease, name="item-lease"),
     path("items/<int:pk>/reveal/", items.item_reveal, name="item-reveal"),
+    path("items/<int:pk>/undo/", items.item_undo, name="item-undo"),
+    path("items/<int:pk>/overturn/", items.item_overturn, name="item-overturn"),
     path(
         "subjects/<slug:organization>/<str:user_id_hash>/",
         subjects.subject_detail,

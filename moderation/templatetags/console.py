@@ -1,13 +1,21 @@
-"""Display filters of the reviewer console: ages and audit details in plain words."""
+"""Display filters of the reviewer console: ages and audit details in plain words, signals
+per category, text masked then cut."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
+
+from moderation.models import PolicyCategory, Severity, Signal
+from moderation.services.pii import pii_spans
 
 register = template.Library()
 
@@ -32,3 +40,59 @@ def detail_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+@dataclass
+class SignalGroup:
+    """The signals of one category on one item: one chip, with its best score."""
+
+    category: PolicyCategory
+    score: float
+    signals: list[Signal] = field(default_factory=list)
+
+
+@register.filter
+def by_category(signals: Iterable[Signal]) -> list[SignalGroup]:
+    """Signals grouped per category, the best score first; each group lists every classifier."""
+    groups: dict[int, SignalGroup] = {}
+    for signal in sorted(signals, key=lambda s: -s.score):
+        group = groups.setdefault(
+            signal.category_id, SignalGroup(category=signal.category, score=signal.score)
+        )
+        group.signals.append(signal)
+    return list(groups.values())
+
+
+@register.filter
+def any_critical(signals: Iterable[Signal]) -> bool:
+    return any(s.category.severity == Severity.CRITICAL for s in signals)
+
+
+@register.simple_tag
+def masked(text: str, limit: int = 0, revealed: bool = False) -> SafeString:
+    """The text with personal data masked, then cut to `limit` shown characters (0: whole).
+
+    Masked first, cut second: personal data is found in the whole text, so a cut never leaves
+    half an address unmasked, and a mask is shown whole or not at all.
+    """
+    spans = [] if revealed else pii_spans(text)
+    out: list[str] = []
+    shown = 0
+    position = 0
+    for span in [*spans, None]:
+        plain = text[position : span.start if span else len(text)]
+        if limit and shown + len(plain) > limit:
+            out.append(escape(plain[: max(0, limit - shown - 1)]) + "…")
+            break
+        out.append(escape(plain))
+        shown += len(plain)
+        if span is None:
+            break
+        mask = f"[{span.kind}]"
+        if limit and shown + len(mask) > limit:
+            out.append("…")
+            break
+        out.append(f'<span class="pii" title="hidden {span.kind}">{mask}</span>')
+        shown += len(mask)
+        position = span.end
+    return mark_safe("".join(out))  # noqa: S308 - every piece of the text is escaped above

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
-from moderation.access import item_for_reviewer
 from accounts.roles import Role, user_has_role
 from moderation import selectors
+from moderation.access import item_for_reviewer
 from moderation.models import (
-    AuditAction,
     FlaggedItem,
     ItemState,
     PolicyCategory,
@@ -24,36 +24,82 @@ from moderation.models import (
     Severity,
     Verdict,
 )
-from moderation.services import claims, policy
-from moderation.services.audit import audit_record
+from moderation.services import claims, policy, reveals
 from moderation.services.pii import pii_spans
-from moderation.services.review import ClaimConflict, DecisionInvalid, decision_record
+from moderation.services.review import (
+    ClaimConflict,
+    DecisionInvalid,
+    OverturnRefused,
+    UndoRefused,
+    decision_overturn,
+    decision_record,
+    decision_undo,
+    decision_undoable,
+    undo_window,
+)
+from moderation.views.queue import (
+    chosen_queue,
+    queue_empty_message,
+    queue_scope,
+    queue_url,
+    undo_offer,
+)
 
-# Items a reviewer skipped stay out of their way for the next few claims.
+# Items a reviewer skipped come after every other item for the next few claims.
 SKIPPED_KEPT = 50
+# Keys of the first ten categories of the decision form, in its fixed order.
+CATEGORY_KEYS = "1234567890"
+# A category id as the form sends it: ASCII digits only ("²" and "١" pass str.isdigit but
+# are no id), and short enough for the database's integer.
+CATEGORY_ID = re.compile(r"[0-9]{1,9}")
+
+
+class UnknownCategory(ValueError):
+    pass
 
 
 def _revealed(request: HttpRequest) -> set[int]:
     return set(request.session.get("revealed", []))
 
 
+def content_hidden(item: FlaggedItem, signals: list, request: HttpRequest) -> bool:
+    """Text in a critical category is not sent to the browser until the reviewer chooses
+    "Show content" (the reveal is logged): hiding it with CSS alone would record a click,
+    not access."""
+    critical = any(s.category.severity == Severity.CRITICAL for s in signals)
+    return critical and item.pk not in _revealed(request)
+
+
 def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
     signals = list(selectors.item_signals(item))
-    flagged = [s.category_id for s in signals]
-    categories = sorted(
-        selectors.decision_categories(),
-        key=lambda c: (c.pk not in flagged, flagged.index(c.pk) if c.pk in flagged else 0, c.name),
-    )
-    critical = any(s.category.severity == Severity.CRITICAL for s in signals)
+    decisions = selectors.item_decisions(item)
     holds = item.state == ItemState.CLAIMED and item.claimed_by_id == request.user.pk
+    escalation = None
+    if item.queue == ReviewQueue.ESCALATED:
+        escalations = [
+            d for d in decisions if d.verdict == Verdict.ESCALATE and d.voided_at is None
+        ]
+        escalation = escalations[-1] if escalations else None
+    is_senior = user_has_role(request.user, Role.SENIOR)
+    mine = [d for d in decisions if d.reviewer_id == request.user.pk and d.voided_at is None]
+    undoable_here = (
+        mine[-1] if mine and decision_undoable(decision=mine[-1], user=request.user) else None
+    )
     return {
         "item": item,
         "signals": signals,
-        "categories": categories,
-        "flagged_ids": set(flagged),
-        "blurred": critical and item.pk not in _revealed(request),
+        "categories": [
+            (category, CATEGORY_KEYS[n] if n < len(CATEGORY_KEYS) else "")
+            for n, category in enumerate(selectors.decision_categories())
+        ],
+        "flagged_ids": {s.category_id for s in signals},
+        "hidden": content_hidden(item, signals, request),
         "holds_claim": holds,
         "can_decide": holds or item.state in (ItemState.PENDING, ItemState.ESCALATED),
+        "can_escalate": item.queue != ReviewQueue.ESCALATED,
+        "escalation": escalation,
+        "decisions": decisions,
+        "can_overturn": is_senior and item.state == ItemState.DECIDED,
         "subject": item.subject,
         "history": [
             i for i in selectors.subject_history(item.subject, limit=11) if i.pk != item.pk
@@ -62,6 +108,12 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
         "exceptions": policy.exceptions_active(organization_id=item.organization_id),
         "has_pii": bool(pii_spans(item.prompt) or pii_spans(item.response)),
         "pii_revealed": item.pk in set(request.session.get("pii_revealed", [])),
+        "offered_again": item.pk in request.session.get("skipped", []),
+        # Undo for a decision on this item sits in its history; the bar offers the latest
+        # decision on another item (the one just decided, when this is the next).
+        "undoable_id": undoable_here.pk if undoable_here else None,
+        "undo_offer": None if undoable_here else undo_offer(request, besides=item),
+        "undo_minutes": max(1, int(undo_window().total_seconds() // 60)),
         **extra,
     }
 
@@ -73,28 +125,45 @@ def _render_item(
     return render(request, template, item_context(request, item, **extra), status=status)
 
 
+def _categories(values: list[str]) -> list[PolicyCategory]:
+    """The chosen categories; UnknownCategory for any value that is not one's id."""
+    if not all(CATEGORY_ID.fullmatch(v) for v in values):
+        raise UnknownCategory
+    ids = {int(v) for v in values}
+    categories = list(PolicyCategory.objects.filter(pk__in=ids))
+    if len(categories) != len(ids):
+        raise UnknownCategory
+    return categories
+
+
 @login_required
 @require_GET
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = item_for_reviewer(request, pk)
-    audit_record(actor=request.user, action=AuditAction.ITEM_VIEW, item=item)
+    reveals.item_viewed(item=item, user=request.user)
     return _render_item(request, item)
 
 
-def _next_response(request: HttpRequest, queue: ReviewQueue | None) -> HttpResponse:
-    """After a decision or a skip: the next claimed item in place, or the empty queue."""
+def _next_response(request: HttpRequest) -> HttpResponse:
+    """After a decision, a skip or an undo: the next item from the queue the reviewer chose,
+    claimed and shown in place, or "Queue empty" when none of those queues holds one."""
+    queue = chosen_queue(request)
     item = claims.claim_next(
         user=request.user, queue=queue, skipped=request.session.get("skipped", [])
     )
     if item is None:
         if not request.htmx:
-            messages.info(request, "Queue empty: nothing is waiting for you right now.")
-            return redirect("queue")
-        response = render(request, "moderation/_queue_empty.html", {})
-        return push_url(response, reverse("queue"))
+            messages.info(request, queue_empty_message(queue))
+            return redirect(queue_url(queue))
+        response = render(
+            request,
+            "moderation/_queue_empty.html",
+            {"queue": queue, "where": queue_scope(queue), "undo_offer": undo_offer(request)},
+        )
+        return push_url(response, queue_url(queue))
     if not request.htmx:
         return redirect("item", pk=item.pk)
-    audit_record(actor=request.user, action=AuditAction.ITEM_VIEW, item=item)
+    reveals.item_viewed(item=item, user=request.user)
     response = render(request, "moderation/_item.html", item_context(request, item))
     return push_url(response, reverse("item", args=[item.pk]))
 
@@ -105,44 +174,44 @@ def item_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Violation, No violation, Escalate or Skip; then the next item."""
     item = item_for_reviewer(request, pk)
     action = request.POST.get("verdict", "")
-    queue = item.queue if item.queue != ReviewQueue.ESCALATED else None
     if action == "skip":
         claims.claim_release(item=item, user=request.user)
-        skipped = [item.pk, *request.session.get("skipped", [])][:SKIPPED_KEPT]
-        request.session["skipped"] = skipped
-        return _next_response(request, ReviewQueue(queue) if queue else None)
+        earlier = [p for p in request.session.get("skipped", []) if p != item.pk]
+        request.session["skipped"] = [item.pk, *earlier][:SKIPPED_KEPT]
+        return _next_response(request)
     if action not in Verdict.values:
         return _render_item(
             request, item, status=422, error="Choose Violation, No violation, Escalate or Skip."
         )
-    ids = [int(v) for v in request.POST.getlist("categories") if v.isdigit()]
-    categories = list(PolicyCategory.objects.filter(pk__in=ids))
-    if len(categories) != len(set(ids)):
+    note = request.POST.get("note", "")
+    values = request.POST.getlist("categories")
+    try:
+        categories = _categories(values)
+    except UnknownCategory:
         return _render_item(
-            request, item, status=422, error="An unknown policy category was chosen."
+            request, item, status=422, error="An unknown policy category was chosen.", note=note
         )
     try:
-        with transaction.atomic():
-            decision_record(
-                item=item,
-                reviewer=request.user,
-                verdict=Verdict(action),
-                categories=categories,
-                note=request.POST.get("note", ""),
-            )
+        decision_record(
+            item=item,
+            reviewer=request.user,
+            verdict=Verdict(action),
+            categories=categories,
+            note=note,
+        )
     except DecisionInvalid as invalid:
         return _render_item(
             request,
             item,
             status=422,
             error=str(invalid),
-            note=request.POST.get("note", ""),
-            checked=set(ids),
+            note=note,
+            checked={c.pk for c in categories},
         )
     except ClaimConflict as conflict:
         item.refresh_from_db()
         return _render_item(request, item, status=409, conflict=str(conflict))
-    return _next_response(request, ReviewQueue(queue) if queue else None)
+    return _next_response(request)
 
 
 @login_required
@@ -158,16 +227,10 @@ def item_lease(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def item_reveal(request: HttpRequest, pk: int) -> HttpResponse:
-    """Show content that is blurred because it falls in a critical category; audited."""
+    """Send the text of an item in a critical category, which the page holds back until the
+    reviewer asks for it; audited."""
     item = item_for_reviewer(request, pk)
-    if not user_has_role(request.user, Role.REVIEWER):
-        raise PermissionDenied
-    audit_record(
-        actor=request.user,
-        action=AuditAction.CONTENT_REVEAL,
-        item=item,
-        detail={"what": "critical content"},
-    )
+    reveals.content_reveal(item=item, user=request.user)
     request.session["revealed"] = [item.pk, *request.session.get("revealed", [])][:200]
     if request.htmx:
         return _render_item(request, item)
@@ -179,20 +242,79 @@ def item_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 def item_reveal_pii(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the personal data masked in this item; who, when and why go to the audit log."""
     item = item_for_reviewer(request, pk)
-    if not user_has_role(request.user, Role.REVIEWER):
-        raise PermissionDenied
-    reason = request.POST.get("reason", "").strip()
-    if not reason:
-        return _render_item(
-            request, item, status=422, error="Say why you need to see the personal data."
-        )
-    audit_record(
-        actor=request.user,
-        action=AuditAction.PII_REVEAL,
-        item=item,
-        detail={"reason": reason[:500]},
-    )
+    try:
+        reveals.pii_reveal(item=item, user=request.user, reason=request.POST.get("reason", ""))
+    except reveals.RevealInvalid as invalid:
+        return _render_item(request, item, status=422, error=str(invalid))
     request.session["pii_revealed"] = [item.pk, *request.session.get("pii_revealed", [])][:200]
     if request.htmx:
         return _render_item(request, item)
     return redirect("item", pk=item.pk)
+
+
+@login_required
+@require_POST
+def item_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take back the user's own decision on this item while it may be undone: the item
+    comes back to them undecided, and the next item they were given goes back to its queue."""
+    item = item_for_reviewer(request, pk)
+    decision = selectors.undo_candidate(item=item, user=request.user)
+    try:
+        if decision is None:
+            raise UndoRefused("You have no decision on this item to undo.")
+        item = decision_undo(decision=decision, user=request.user)
+    except UndoRefused as refused:
+        item.refresh_from_db()
+        return _render_item(request, item, status=409, conflict=str(refused))
+    if not request.htmx:
+        return redirect("item", pk=item.pk)
+    reveals.item_viewed(item=item, user=request.user)
+    response = render(request, "moderation/_item.html", item_context(request, item))
+    return push_url(response, reverse("item", args=[item.pk]))
+
+
+@login_required
+@require_POST
+def item_overturn(request: HttpRequest, pk: int) -> HttpResponse:
+    """A senior or admin replaces the final decision with a new one, with a note."""
+    item = item_for_reviewer(request, pk)
+    if not user_has_role(request.user, Role.SENIOR):
+        raise PermissionDenied("Only seniors and admins overturn decisions.")
+    verdict = request.POST.get("verdict", "")
+    note = request.POST.get("note", "")
+    kept = {"overturn_note": note, "overturn_verdict": verdict}
+    if verdict not in (Verdict.VIOLATION, Verdict.NO_VIOLATION):
+        return _render_item(
+            request,
+            item,
+            status=422,
+            error="Choose the new verdict: Violation or No violation.",
+            **kept,
+        )
+    try:
+        categories = _categories(request.POST.getlist("categories"))
+    except UnknownCategory:
+        return _render_item(
+            request, item, status=422, error="An unknown policy category was chosen.", **kept
+        )
+    try:
+        decision_overturn(
+            item=item, user=request.user, verdict=Verdict(verdict), categories=categories, note=note
+        )
+    except DecisionInvalid as invalid:
+        return _render_item(
+            request,
+            item,
+            status=422,
+            error=str(invalid),
+            overturn_checked={c.pk for c in categories},
+            **kept,
+        )
+    except OverturnRefused as refused:
+        item.refresh_from_db()
+        return _render_item(request, item, status=409, conflict=str(refused))
+    item.refresh_from_db()
+    if not request.htmx:
+        messages.success(request, "Overturned: the new decision is the final one.")
+        return redirect("item", pk=item.pk)
+    return _render_item(request, item, notice="Overturned: the new decision is the final one.")

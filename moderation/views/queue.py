@@ -3,16 +3,46 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.roles import Role, user_has_role
+from accounts.access import role_required
+from accounts.roles import Role
 from moderation import selectors
-from moderation.models import ReviewQueue
+from moderation.models import Decision, FlaggedItem, ReviewQueue
 from moderation.services import claims
+from moderation.services.review import undoable_decision
+
+# The queue the reviewer chose with "Review next" ("" for every queue they may review): after
+# each decision, skip or undo the next item comes from there, wherever the decided item was.
+CHOSEN_QUEUE = "review_queue"
+
+
+def chosen_queue(request: HttpRequest) -> ReviewQueue | None:
+    chosen = request.session.get(CHOSEN_QUEUE, "")
+    return ReviewQueue(chosen) if chosen in ReviewQueue.values else None
+
+
+def queue_url(queue: ReviewQueue | None) -> str:
+    return reverse("queue") + (f"?queue={queue.value}" if queue else "")
+
+
+def queue_scope(queue: ReviewQueue | None) -> str:
+    return f"in the {queue.label} queue" if queue else "in any of your queues"
+
+
+def queue_empty_message(queue: ReviewQueue | None) -> str:
+    return f"Queue empty: nothing is waiting for you {queue_scope(queue)} right now."
+
+
+def undo_offer(request: HttpRequest, *, besides: FlaggedItem | None = None) -> Decision | None:
+    """The user's latest decision they may still undo, for the bar ("You decided item 17")."""
+    decision = undoable_decision(user=request.user)
+    if decision is None or (besides is not None and decision.item_id == besides.pk):
+        return None
+    return decision
 
 
 @require_GET
@@ -20,11 +50,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("queue")
 
 
-@login_required
+@role_required(Role.REVIEWER)
 @require_GET
 def queue_index(request: HttpRequest) -> HttpResponse:
-    if not user_has_role(request.user, Role.REVIEWER):
-        return render(request, "403.html", {"reason": "Your account has no role yet."}, status=403)
     allowed = claims.reviewable_queues(request.user)
     shown = request.GET.get("queue", "")
     if shown not in [q.value for q in allowed]:
@@ -36,23 +64,29 @@ def queue_index(request: HttpRequest) -> HttpResponse:
             "summaries": selectors.queue_summaries(allowed),
             "items": selectors.pending_items(queue=shown or None, queues=allowed, limit=25),
             "shown": shown,
+            "shown_label": ReviewQueue(shown).label if shown else "",
             "held": claims.claim_held(user=request.user),
+            "undo_offer": undo_offer(request),
         },
     )
 
 
-@login_required
+@role_required(Role.REVIEWER)
 @require_POST
 def queue_next(request: HttpRequest) -> HttpResponse:
-    """Claim the next item the user may review and open it."""
-    if not user_has_role(request.user, Role.REVIEWER):
-        return render(request, "403.html", {"reason": "Your account has no role yet."}, status=403)
+    """Claim the next item from the queue the reviewer chose (every queue they may review
+    when none) and open it; the choice holds for the rest of the session."""
     requested = request.POST.get("queue", "")
-    queue = ReviewQueue(requested) if requested in ReviewQueue.values else None
+    allowed = [q.value for q in claims.reviewable_queues(request.user)]
+    queue = ReviewQueue(requested) if requested in allowed else None
+    choice = queue.value if queue else ""
+    if request.session.get(CHOSEN_QUEUE, "") != choice:
+        # Written only when it changes: a session write is three more queries on a hot path.
+        request.session[CHOSEN_QUEUE] = choice
     item = claims.claim_next(
         user=request.user, queue=queue, skipped=request.session.get("skipped", [])
     )
     if item is None:
-        messages.info(request, "Queue empty: nothing is waiting for you right now.")
-        return redirect(reverse("queue") + (f"?queue={queue.value}" if queue else ""))
+        messages.info(request, queue_empty_message(queue))
+        return redirect(queue_url(queue))
     return redirect("item", pk=item.pk)
