@@ -110,6 +110,14 @@ def figure(page: Page, term: str) -> Any:
     return pair.get_by_role("definition")
 
 
+def key_of(page: Page, category: str) -> str:
+    """The digit key shown beside a category's checkbox."""
+    box = page.locator(".category").filter(
+        has=page.get_by_role("checkbox", name=category, exact=True)
+    )
+    return box.locator("kbd").inner_text()
+
+
 def decision_on(pk: int) -> Decision:
     return Decision.objects.prefetch_related("categories").get(item_id=pk)
 
@@ -170,18 +178,20 @@ def test_it_decides_by_keyboard(page, reviewer, flagged):
     second = next_in_place(page, after=first)
     assert decision_on(first).verdict == "no_violation"
 
-    # The item's own categories come first: 1 is Harassment, 2 is Violence.
-    harassment = page.get_by_role("checkbox", name="Harassment", exact=True)
+    # Each category has its key beside its name, the same on every item.
+    hate = page.get_by_role("checkbox", name="Hate", exact=True)
     violence = page.get_by_role("checkbox", name="Violence", exact=True)
-    for key in "1", "2", "2", "2":
+    hate_key, violence_key = key_of(page, "Hate"), key_of(page, "Violence")
+    for key in hate_key, violence_key, violence_key, violence_key:
         page.keyboard.press(key)
-    expect(harassment).to_be_checked()
+    expect(hate).to_be_checked()
     expect(violence).to_be_checked()
     page.keyboard.press("v")
     third = next_in_place(page, after=second)
     decision = decision_on(second)
     assert decision.verdict == "violation"
-    assert slugs(decision) == {"harassment", "violence"}
+    assert slugs(decision) == {"hate", "violence"}
+    assert (key_of(page, "Hate"), key_of(page, "Violence")) == (hate_key, violence_key)
 
     page.keyboard.press("e")
     expect(page.get_by_role("alert")).to_have_text("Say in the note why you escalate.")
@@ -265,7 +275,7 @@ def test_an_admin_sees_the_sessions_claims_and_decisions_in_the_audit_log(
     second = next_in_place(page, after=first)
     page.get_by_role("button", name="Skip", exact=True).click()
     third = next_in_place(page, after=second)
-    flagged_as = page.get_by_role("checkbox").first
+    flagged_as = page.locator(".category.flagged").get_by_role("checkbox").first
     flagged_as.check()
     button(page, "Violation").click()
     next_in_place(page, after=third)
@@ -314,7 +324,7 @@ def test_a_decision_after_the_lease_ran_out_and_another_took_the_item_is_refused
 
     button(rita_page, "No violation").click()
 
-    expect(rita_page.get_by_role("alert")).to_contain_text("another reviewer now holds it")
+    expect(rita_page.get_by_role("alert")).to_contain_text("Another reviewer (bob) has held")
     expect(rita_page.get_by_role("alert")).to_contain_text("your decision was not recorded")
     expect(button(rita_page, "No violation")).to_have_count(0)
     expect(rita_page).to_have_url(re.compile(rf"/items/{taken}/$"))
@@ -330,26 +340,27 @@ def test_a_decision_after_the_lease_ran_out_and_another_took_the_item_is_refused
     assert (decision.reviewer, decision.verdict) == (bob, "violation")
 
 
-def test_critical_content_is_blurred_until_shown_and_the_reveal_is_logged(page, reviewer, flagged):
+def test_critical_content_is_not_in_the_page_until_shown_and_the_reveal_is_logged(
+    page, reviewer, flagged
+):
     flagged(1, signal("weapons", 0.95), prompt=CRITICAL_PROMPT)
     sign_in(page, "rita")
     pk = review_next(page)
     mark_document(page)
 
-    prompt = page.locator(".text").first
     show = page.get_by_role("button", name="Show content")
     expect(show).to_be_visible()
     expect(page.get_by_role("region", name="Content")).to_contain_text("critical category")
-    assert "blur" in prompt.evaluate("e => getComputedStyle(e).filter")
-    expect(prompt).to_have_attribute("aria-hidden", "true")
+    # Not blurred: absent. Nothing of it in the document, text or attribute.
+    assert "nerve agent" not in page.content()
+    expect(page.get_by_label("Keyboard shortcuts")).to_contain_text("C Show content")
     assert not AuditEvent.objects.filter(action=AuditAction.CONTENT_REVEAL).exists()
-    screenshot(page, "item-blurred")
+    screenshot(page, "item-hidden")
 
-    show.click()
+    page.keyboard.press("c")
 
     expect(show).to_have_count(0)
     expect(page.get_by_text(CRITICAL_PROMPT)).to_be_visible()
-    assert page.locator(".text").first.evaluate("e => getComputedStyle(e).filter") == "none"
     assert_same_document(page)
     reveal = AuditEvent.objects.get(action=AuditAction.CONTENT_REVEAL)
     assert (reveal.actor, reveal.item_id) == (reviewer, pk)
@@ -385,7 +396,8 @@ def test_the_subject_page_shows_the_users_decided_items(page, reviewer, corpus_q
     verdicts = ["No violation", "Violation", "No violation"]
     for verdict in verdicts:
         if verdict == "Violation":
-            page.get_by_role("checkbox").first.check()  # the item's own category
+            # One of the item's own (flagged) categories.
+            page.locator(".category.flagged").get_by_role("checkbox").first.check()
         button(page, verdict).click()
         pk = next_in_place(page, after=pk)
     panel = page.get_by_role("region", name=re.compile(r"^User "))

@@ -77,11 +77,11 @@ def test_the_queue_lists_the_pending_items_in_review_order(page, reviewer, corpu
     log_in(page, "rita", PASSWORD)
 
     table = page.get_by_role("table")
-    for name in ("Priority", "Queue", "Organization", "Signals", "Prompt", "Received"):
+    for name in ("Item", "Priority", "Queue", "Organization", "Signals", "Prompt", "Received"):
         expect(table.get_by_role("columnheader", name=name)).to_be_visible()
     rows = table.locator("tbody").get_by_role("row")
     expect(rows.first).to_be_visible()
-    shown = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
+    shown = [int(p) for p in rows.locator("td.num").all_inner_texts()]
     # A page of the backlog (the view may cap it), highest priority first.
     assert 10 <= len(shown) <= CORPUS_ITEMS
     assert shown == sorted(shown, reverse=True)
@@ -157,3 +157,16 @@ def test_logging_out_ends_the_session(page, reviewer):
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
     page.goto("/queue/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/queue/$"))
+
+
+def test_each_listed_item_opens_its_page(page, reviewer, corpus_queue):
+    page.goto("/queue/")
+    log_in(page, "rita", PASSWORD)
+    rows = page.get_by_role("table").locator("tbody").get_by_role("row")
+    first = corpus_queue[0]
+    link = rows.first.get_by_role("link", name=f"Item {first.pk}", exact=True)
+
+    link.click()
+
+    expect(page).to_have_url(re.compile(rf"/items/{first.pk}/$"))
+    expect(page.get_by_role("heading", name=re.compile(rf"^Item {first.pk}\b"))).to_be_visible()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from moderation.models import ItemState, ReviewQueue
-from tests.factories import FlaggedItemFactory, UserFactory
+from moderation.models import ItemState, PolicyCategory, ReviewQueue
+from tests.factories import FlaggedItemFactory, SignalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +66,40 @@ def test_review_next_claims_in_few_queries(client, reviewer, django_assert_num_q
     with django_assert_num_queries(9) as captured:
         assert client.post("/queue/next/").status_code == 302
     assert sum("auth_group" in q["sql"] for q in captured.captured_queries) == 1
+
+
+def test_each_listed_item_is_a_link_to_its_page(client, reviewer):
+    items = FlaggedItemFactory.create_batch(3)
+    client.force_login(reviewer)
+    page = client.get("/queue/").content.decode()
+    for item in items:
+        assert f'<a href="/items/{item.pk}/">Item {item.pk}</a>' in page
+
+
+def test_the_list_masks_personal_data_before_cutting_the_excerpt(client, reviewer):
+    # Within the excerpt, and straddling its 140th character: never shown, not even half.
+    FlaggedItemFactory(prompt="Mail jane.doe@example.com now", priority=2)
+    FlaggedItemFactory(prompt="z" * 130 + " bob.smith@example.org and more", priority=1)
+    client.force_login(reviewer)
+    page = client.get("/queue/").content.decode()
+    for leak in ("jane", "bob.sm", "example.com", "example.org"):
+        assert leak not in page, leak
+    assert page.count("[email]") == 2
+
+
+def test_the_list_shows_one_chip_per_category(client, reviewer):
+    item = FlaggedItemFactory()
+    violence = PolicyCategory.objects.get(slug="violence")
+    SignalFactory(item=item, classifier="a", category=violence, score=0.91)
+    SignalFactory(item=item, classifier="b", category=violence, score=0.42)
+    client.force_login(reviewer)
+    page = client.get("/queue/").content.decode()
+    assert page.count(">Violence 0.91</span>") == 1 and "Violence 0.42" not in page
+
+
+def test_the_list_hides_the_text_of_an_item_with_a_critical_signal(client, reviewer):
+    item = FlaggedItemFactory(queue=ReviewQueue.STANDARD, prompt="a hidden standard prompt")
+    SignalFactory(item=item, category=PolicyCategory.objects.get(slug="weapons"))
+    client.force_login(reviewer)
+    page = client.get("/queue/").content.decode()
+    assert "a hidden standard prompt" not in page and "Hidden in this list" in page
