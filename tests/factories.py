@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import django_rq
 import factory
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
 
 from accounts.roles import Role, role_assign
+from moderation import selectors
+from moderation.api.schema import validate_items
 from moderation.models import (
+    ApiKey,
     Decision,
     FlaggedItem,
+    InboundBatch,
     Organization,
     PolicyCategory,
     Signal,
     Subject,
     Verdict,
 )
+from moderation.services.ingest import batch_accept, batch_process
 from moderation.services.review import decision_record
 from moderation.services.subjects import subject_hash
+
+if TYPE_CHECKING:
+    from tests.conftest import SignedKey
 
 PASSWORD = "correct horse battery staple"
 
@@ -109,3 +134,100 @@ def decide_item(
         categories=categories(*(slugs or ["violence"])) if verdict == Verdict.VIOLATION else [],
         note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
     )
+
+
+# --- Management commands (tests/commands) ------------------------------------------------
+
+
+def logs_in(username: str, password: str) -> bool:
+    """Through the real log in form (django-axes refuses a bare Client.login)."""
+    response = Client().post("/accounts/login/", {"username": username, "password": password})
+    return response.status_code == 302 and response["Location"] == "/queue/"
+
+
+def run(*args: Any, **options: Any) -> str:
+    """call_command, returning what the command wrote to stdout."""
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+def run_json(*args: Any, **options: Any) -> dict[str, Any]:
+    out = run(*args, **options)
+    assert out.count("\n") <= 1, f"more than one line on stdout: {out!r}"
+    return json.loads(out)
+
+
+def manage(*argv: str) -> subprocess.CompletedProcess[str]:
+    """`python manage.py ...` in a child process, on the test database (it sees committed rows)."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    url = f"postgres://{user}{password}@{host}/{db['NAME']}"
+    return subprocess.run(
+        [sys.executable, "manage.py", *argv],
+        cwd=Path(django_settings.BASE_DIR),
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def signed(key_id: str, secret: str) -> SignedKey:
+    # tests.conftest imports this module: what it defines is imported when first needed.
+    from tests.conftest import SignedKey
+
+    return SignedKey(ApiKey.objects.get(key_id=key_id), secret, Client())
+
+
+# --- Ingest (tests/services/test_ingest*.py, test_queues, test_jobs, test_workers) -------
+
+
+def accept(api_key: ApiKey, *items: dict[str, Any], webhook_id: str | None = None) -> InboundBatch:
+    """What the flags view does once a message is signed: validate, then batch_accept."""
+    key_org = api_key.organization.slug if api_key.organization else None
+    valid, errors = validate_items(
+        {"items": list(items)},
+        key_organization=key_org,
+        organizations=set(Organization.objects.values_list("slug", flat=True)),
+        category_for_label=selectors.category_labels(),
+    )
+    assert not errors, errors
+    batch, created = batch_accept(
+        api_key=api_key, webhook_id=webhook_id or f"msg_{uuid.uuid4().hex}", items=valid
+    )
+    assert created
+    return batch
+
+
+def accept_and_process(api_key: ApiKey, *items: dict[str, Any]) -> InboundBatch:
+    batch = accept(api_key, *items)
+    processed = batch_process(batch_id=str(batch.pk))
+    assert processed is not None
+    return processed
+
+
+def signal(category: str, score: float) -> list[dict[str, Any]]:
+    return [{"classifier": "clf", "category": category, "score": score}]
+
+
+def ingest_queue() -> Any:
+    return django_rq.get_queue("ingest")
+
+
+def make_stale(batch: InboundBatch, minutes: int = 10) -> None:
+    InboundBatch.objects.filter(pk=batch.pk).update(
+        enqueued_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+def break_processing(signed_key: Any) -> InboundBatch:
+    """A batch that cannot be processed: its category was deleted after it was accepted."""
+    from tests.conftest import make_item  # as in signed(): conftest imports this module
+
+    PolicyCategory.objects.create(slug="spam", name="Spam", severity="low")
+    batch = accept(signed_key.api_key, make_item(1, signals=signal("spam", 0.9)))
+    PolicyCategory.objects.filter(slug="spam").delete()
+    return batch

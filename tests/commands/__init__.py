@@ -1,0 +1,1 @@
+"""The management commands (CONTRACT §2): one module per command."""
