@@ -108,7 +108,6 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
         "exceptions": policy.exceptions_active(organization_id=item.organization_id),
         "has_pii": bool(pii_spans(item.prompt) or pii_spans(item.response)),
         "pii_revealed": item.pk in set(request.session.get("pii_revealed", [])),
-        "offered_again": item.pk in request.session.get("skipped", []),
         # Undo for a decision on this item sits in its history; the bar offers the latest
         # decision on another item (the one just decided, when this is the next).
         "undoable_id": undoable_here.pk if undoable_here else None,
@@ -145,7 +144,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _next_response(request: HttpRequest) -> HttpResponse:
-    """After a decision, a skip or an undo: the next item from the queue the reviewer chose,
+    """After a decision or a skip: the next item from the queue the reviewer chose,
     claimed and shown in place, or "Queue empty" when none of those queues holds one."""
     queue = chosen_queue(request)
     item = claims.claim_next(
@@ -164,7 +163,11 @@ def _next_response(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         return redirect("item", pk=item.pk)
     reveals.item_viewed(item=item, user=request.user)
-    response = render(request, "moderation/_item.html", item_context(request, item))
+    # claim_next offers a skipped item only once nothing else waits: say so.
+    again = item.pk in request.session.get("skipped", [])
+    response = render(
+        request, "moderation/_item.html", item_context(request, item, offered_again=again)
+    )
     return push_url(response, reverse("item", args=[item.pk]))
 
 

@@ -103,6 +103,16 @@ def test_skipping_everything_never_ends_in_a_false_queue_empty(rita):
         pk = following
     assert set(seen) == {i.pk for i in items}
     assert not Decision.objects.exists()
+    # Offered again, and it says why.
+    assert "You skipped this item earlier" in response.content.decode()
+
+
+def test_an_item_opened_by_its_link_after_a_skip_is_not_said_to_be_offered_again(rita):
+    skipped, other = FlaggedItemFactory(priority=9), FlaggedItemFactory(priority=1)
+    review_next(rita)
+    decide(rita, skipped.pk, "skip")
+    decide(rita, other.pk, "skip")
+    assert "You skipped this item earlier" not in rita.get(f"/items/{other.pk}/").content.decode()
 
 
 def test_queue_empty_is_true_when_nothing_waits_in_the_chosen_queues(rita):

@@ -230,3 +230,13 @@ def test_an_undecided_item_cannot_be_overturned(client, senior):
     )
     assert response.status_code == 409
     assert not Decision.objects.exists()
+
+
+def test_after_an_undo_the_users_other_items_no_longer_show_the_verdict(rita):
+    first, second, _ = decide_first_of_two(rita)
+    later = FlaggedItemFactory(subject=first.subject, organization=first.organization)
+    rita.post(f"/items/{first.pk}/undo/", headers=HTMX)
+    page = rita.get(f"/items/{later.pk}/").content.decode()
+    panel = page[page.index('id="subject-h"') :]
+    assert f"#{first.pk}</a>" in panel
+    assert "verdict-violation" not in panel and "Claimed" in panel
