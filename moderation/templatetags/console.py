@@ -14,8 +14,9 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from moderation.models import PolicyCategory, Severity, Signal
+from moderation.models import Decision, PolicyCategory, Severity, Signal
 from moderation.services.pii import pii_spans
+from moderation.services.review import undo_window
 
 register = template.Library()
 
@@ -96,3 +97,9 @@ def masked(text: str, limit: int = 0, revealed: bool = False) -> SafeString:
         shown += len(mask)
         position = span.end
     return mark_safe("".join(out))  # noqa: S308 - every piece of the text is escaped above
+
+
+@register.filter
+def undo_deadline(decision: Decision) -> datetime:
+    """When the decision stops being undoable by time (someone else acting ends it sooner)."""
+    return decision.decided_at + undo_window()

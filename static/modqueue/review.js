@@ -4,6 +4,17 @@
 // acts once.
 (function () {
   "use strict";
+  // An Undo offer goes once its time is up (the server refuses it from then on anyway).
+  function expireUndo() {
+    document.querySelectorAll("[data-undo-until]").forEach(function (form) {
+      if (form.dataset.undoTimer) return;
+      var left = Number(form.dataset.undoUntil) * 1000 - Date.now();
+      form.dataset.undoTimer = "1";
+      window.setTimeout(function () { form.remove(); }, Math.max(0, left));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", expireUndo);
+  document.addEventListener("htmx:afterSettle", expireUndo);
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing || event.repeat) return;
     var target = event.target;

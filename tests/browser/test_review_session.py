@@ -306,3 +306,21 @@ def test_a_senior_overturns_and_the_warning_is_lifted_with_a_reinstate(
     assert len(reinstates) == 1 and reinstates[0].verified
     assert str(wrong.pk) in reinstates[0].body["data"]["reason"]
     assert subject.actions.filter(kind=ActionKind.REINSTATE).count() == 1
+
+
+def test_the_undo_offer_goes_when_its_time_is_up(page, reviewer, settings):
+    settings.MODQUEUE_UNDO_SECONDS = 3
+    first = backlog_item(ReviewQueue.STANDARD, "hate", 9, "First text")
+    second = backlog_item(ReviewQueue.STANDARD, "hate", 1, "Second text")
+    sign_in(page, "rita")
+    page.get_by_role("button", name="Review next").click()
+    assert shown(page) == first.pk
+    page.keyboard.press("n")
+    assert wait_for_change(page, after=first.pk) == second.pk
+    expect(page.locator(".undo-bar")).to_be_visible()
+
+    expect(page.locator(".undo-bar")).to_have_count(0, timeout=6_000)
+
+    page.keyboard.press("u")
+    expect(page.locator(f'article.review[data-item="{second.pk}"]')).to_be_visible()
+    assert Decision.objects.final().get(item=first).verdict == "no_violation"
