@@ -142,7 +142,11 @@ def audit_index(request: HttpRequest) -> HttpResponse:
             next_cursor = f"{events[-1].at.isoformat()}_{events[-1].pk}"
         for event in events:
             event.pairs = detail_pairs(event.detail)  # type: ignore[attr-defined]
-    errors = {name: " ".join(messages) for name, messages in form.errors.items()}
+    # Each message quotes what was typed: a date field drops a value it cannot read.
+    errors = {
+        name: (f"“{typed[name]}”: " if typed.get(name) else "") + " ".join(messages)
+        for name, messages in form.errors.items()
+    }
     return render(
         request,
         "moderation/audit.html",

@@ -15,6 +15,7 @@ from moderation.access import subject_for_reviewer
 from moderation.models import ActionKind
 from moderation.services import enforcement
 from moderation.services.audit import audit_subject_view
+from moderation.services.thresholds import thresholds_for
 
 
 @login_required
@@ -22,12 +23,21 @@ from moderation.services.audit import audit_subject_view
 def subject_detail(request: HttpRequest, organization: str, user_id_hash: str) -> HttpResponse:
     subject = subject_for_reviewer(request, organization, user_id_hash)
     audit_subject_view(subject=subject, viewer=request.user)
+    history = selectors.subject_history(subject, limit=200)
+    for item in history:
+        # The one decision that counts for the item (CONTRACT §6 v2): the latest final one
+        # neither undone nor overturned; the others stay listed, marked as what they became.
+        item.standing_final = next(  # type: ignore[attr-defined]
+            (d for d in reversed(item.decisions.all()) if d.voided_at is None and d.is_final),
+            None,
+        )
     return render(
         request,
         "moderation/subject.html",
         {
             "subject": subject,
-            "history": selectors.subject_history(subject, limit=200),
+            "history": history,
+            "window_days": thresholds_for(subject.organization).window_days,
             "actions": selectors.subject_actions(subject),
             "can_act": user_has_role(request.user, Role.SENIOR),
             "action_kinds": ActionKind.choices,

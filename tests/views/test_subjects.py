@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from moderation.models import (
@@ -182,3 +184,57 @@ def test_acting_asks_for_a_known_action(client, senior):
     assert "Choose an action." in response.content.decode()
     assert not EnforcementAction.objects.exists()
     assert client.get(f"{subject_url(subject)}act/").status_code == 405
+
+
+# --- Undone and overturned decisions -------------------------------------------------------
+
+
+def test_the_history_marks_undone_and_overturned_decisions_and_counts_only_final_ones(
+    client, reviewer, senior
+):
+    from moderation.services.review import decision_overturn, decision_undo
+
+    subject = SubjectFactory()
+    fraud = PolicyCategory.objects.get(slug="fraud")
+    overturned = FlaggedItemFactory(subject=subject, organization=subject.organization)
+    first = decision_record(
+        item=overturned,
+        reviewer=reviewer,
+        verdict=Verdict.VIOLATION,
+        categories=[fraud],
+        note="looked like a scam",
+    )
+    overturned.refresh_from_db()
+    decision_overturn(
+        item=overturned,
+        user=senior,
+        verdict=Verdict.NO_VIOLATION,
+        categories=[],
+        note="A fraud-awareness quiz, not a scam.",
+    )
+    undone = FlaggedItemFactory(subject=subject, organization=subject.organization)
+    claims.claim_hand(item=undone, user=reviewer)
+    taken_back = decision_record(
+        item=undone, reviewer=reviewer, verdict=Verdict.VIOLATION, categories=[fraud], note=""
+    )
+    decision_undo(decision=taken_back, user=reviewer)
+
+    client.force_login(senior)
+    response = client.get(f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/")
+    page = response.content.decode()
+    # One standing final decision (no violation): the figures count it alone.
+    figures = re.search(r'<dl class="figures figures-wide">(.*?)</dl>', page, re.S).group(1)
+    assert "<dt>Violations</dt><dd>0</dd>" in figures
+    assert "<dt>Reviewed</dt><dd>1</dd>" in figures
+    assert "<dt>Violation rate</dt><dd>0%</dd>" in figures
+    # Both voided decisions stay in the history, each marked with what happened to it.
+    assert '<div class="decision-entry voided">' in page
+    assert page.count('<span class="tag tag-void">overturned</span>') == 1
+    assert page.count('<span class="tag tag-void">undone</span>') == 1
+    assert "A fraud-awareness quiz, not a scam." in page and "looked like a scam" in page
+    assert page.count('<span class="tag tag-final">final</span>') == 1
+    history = response.context["history"]
+    by_item = {item.pk: item for item in history}
+    assert by_item[overturned.pk].standing_final.verdict == Verdict.NO_VIOLATION
+    assert by_item[undone.pk].standing_final is None
+    assert first.pk in {d.pk for d in by_item[overturned.pk].decisions.all()}
