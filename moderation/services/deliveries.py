@@ -102,7 +102,13 @@ def _claim(delivery_id: int, *, manual: bool) -> tuple[Delivery, DeliveryAttempt
         delivery.next_attempt_at = now + IN_FLIGHT
         if manual:
             delivery.status = DeliveryStatus.PENDING
-        delivery.save(update_fields=["attempts", "next_attempt_at", "status"])
+        # A pending delivery follows the organization's current endpoint (CONTRACT §5 v2),
+        # as it follows its current secret: a platform that moved its endpoint gets what
+        # was waiting at the new one. The record keeps where each attempt went.
+        current = delivery.organization.enforcement_url
+        if current:
+            delivery.url = current
+        delivery.save(update_fields=["attempts", "next_attempt_at", "status", "url"])
         # Recorded before the request, so even an attempt cut short shows on /enforcement/.
         attempt = DeliveryAttempt.objects.create(
             delivery=delivery, number=delivery.attempts, at=now, error=INTERRUPTED, manual=manual
@@ -121,8 +127,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+NO_ENDPOINT = "not sent: the organization has no enforcement endpoint now"
+
+
 def _post(delivery: Delivery) -> tuple[int | None, str, int]:
     """POST the signed payload once: (status code or None, error, latency in ms)."""
+    if not delivery.organization.enforcement_url:
+        # Never to an endpoint the organization dropped: retried on the schedule, so it
+        # goes out once a new endpoint is set (or an admin redelivers).
+        return None, NO_ENDPOINT, 0
     body = json.dumps(delivery.payload, separators=(",", ":"))
     now = timezone.now()
     signature = Webhook(delivery.organization.enforcement_secret).sign(

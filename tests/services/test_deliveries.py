@@ -352,3 +352,28 @@ def test_a_redirect_is_not_followed_nor_taken_for_a_delivery(acme, warned):
     assert attempt is not None and not attempt.ok and attempt.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING
+
+
+def test_a_pending_delivery_follows_the_organizations_current_endpoint(platform, warned):
+    old = platform()
+    delivery = warned()
+    new = platform()  # the platform moves its endpoint, with a fresh secret
+    attempt = delivery_attempt(delivery_id=delivery.pk)
+    assert attempt is not None and attempt.ok
+    assert old.all() == []
+    [got] = new.all()
+    assert got.verified and got.webhook_id == delivery.webhook_id
+    delivery.refresh_from_db()
+    assert delivery.url == new.url and delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_a_pending_delivery_waits_while_the_organization_has_no_endpoint(acme, platform, warned):
+    old = platform()
+    delivery = warned()
+    enforcement_endpoint_set(organization=acme, url="")
+    attempt = delivery_attempt(delivery_id=delivery.pk)
+    assert attempt is not None and not attempt.ok and attempt.status_code is None
+    assert "no enforcement endpoint" in attempt.error
+    assert old.all() == []
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
