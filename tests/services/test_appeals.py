@@ -23,9 +23,11 @@ from moderation.models import (
 )
 from moderation.services.appeals import (
     AppealOpen,
+    RevealRefused,
     appeal_create,
     appeal_decide,
     appeal_may_decide,
+    appeal_reveal_pii,
 )
 from moderation.services.enforcement import EnforcementRefused, action_by_hand, removal_approve
 from moderation.services.organizations import enforcement_endpoint_set
@@ -184,3 +186,23 @@ def test_one_appeal_of_an_action_is_open_at_a_time(restricted_by_sam, other_seni
         appeal_of(restricted_by_sam, "again")
     appeal_decide(appeal=first, user=other_senior, upheld=False, reason="no")
     assert appeal_of(restricted_by_sam, "new evidence").state == AppealState.OPEN
+
+
+def test_a_reveal_of_an_appeal_message_is_logged_with_its_reason(restricted_by_sam, other_senior):
+    appeal = appeal_of(restricted_by_sam, "Mail me at jane@example.com")
+    appeal_reveal_pii(appeal=appeal, user=other_senior, reason=" Checking the address ")
+    event = AuditEvent.objects.get(action=AuditAction.PII_REVEAL)
+    assert (event.actor, event.subject) == (other_senior, restricted_by_sam.subject)
+    assert event.detail == {"appeal": str(appeal.pk), "reason": "Checking the address"}
+
+
+@pytest.mark.parametrize("who", ["reviewer", "other_senior"])
+def test_a_reveal_needs_a_senior_and_a_reason(request, restricted_by_sam, who):
+    appeal = appeal_of(restricted_by_sam, "Mail me at jane@example.com")
+    with pytest.raises(RevealRefused):
+        appeal_reveal_pii(
+            appeal=appeal,
+            user=request.getfixturevalue(who),
+            reason="curious" if who == "reviewer" else "  ",
+        )
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
