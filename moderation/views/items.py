@@ -22,6 +22,7 @@ from moderation.models import (
     PolicyCategory,
     ReviewQueue,
     Severity,
+    Signal,
     Verdict,
 )
 from moderation.services import claims, policy, reveals
@@ -62,7 +63,7 @@ def _revealed(request: HttpRequest) -> set[int]:
     return set(request.session.get("revealed", []))
 
 
-def content_hidden(item: FlaggedItem, signals: list, request: HttpRequest) -> bool:
+def _content_hidden(item: FlaggedItem, signals: list[Signal], request: HttpRequest) -> bool:
     """Text in a critical category is not sent to the browser until the reviewer chooses
     "Show content" (the reveal is logged): hiding it with CSS alone would record a click,
     not access."""
@@ -93,7 +94,7 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
             for n, category in enumerate(selectors.decision_categories())
         ],
         "flagged_ids": {s.category_id for s in signals},
-        "hidden": content_hidden(item, signals, request),
+        "hidden": _content_hidden(item, signals, request),
         "holds_claim": holds,
         "can_decide": holds or item.state in (ItemState.PENDING, ItemState.ESCALATED),
         "can_escalate": item.queue != ReviewQueue.ESCALATED,
@@ -104,7 +105,6 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
         "history": [
             i for i in selectors.subject_history(item.subject, limit=11) if i.pk != item.pk
         ][:10],
-        "verdicts": Verdict,
         "exceptions": policy.exceptions_active(organization_id=item.organization_id),
         "has_pii": bool(pii_spans(item.prompt) or pii_spans(item.response)),
         "pii_revealed": item.pk in set(request.session.get("pii_revealed", [])),
