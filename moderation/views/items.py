@@ -48,8 +48,9 @@ from moderation.views.queue import (
 
 # Items a reviewer skipped come after every other item for the next few claims.
 SKIPPED_KEPT = 50
-# Keys of the first ten categories of the decision form, in its fixed order.
-CATEGORY_KEYS = "1234567890"
+# Keys of the categories of the decision form, in its fixed order: the digits for the first
+# ten, Shift and a digit for the next ten, so every category of the policy has its own key.
+CATEGORY_KEYS = [*"1234567890", *(f"shift+{d}" for d in "1234567890")]
 # A category id as the form sends it: ASCII digits only ("²" and "١" pass str.isdigit but
 # are no id), and short enough for the database's integer.
 CATEGORY_ID = re.compile(r"[0-9]{1,9}")

@@ -1,5 +1,6 @@
 // Keyboard shortcuts of the review console: v, n, e, s decide; c shows hidden content; u undoes
-// the last decision; digits toggle categories (each category keeps its digit on every item);
+// the last decision; digits (then Shift+digits) toggle categories, each keeping its key on
+// every item;
 // "/" goes to the note. Keys typed into a text field are left alone, and a held-down key
 // acts once.
 (function () {
@@ -22,7 +23,9 @@
       if (event.key === "Escape") target.blur();
       return;
     }
-    var key = event.key.toLowerCase();
+    // Digits by their physical key, so Shift+1 reads "shift+1" (not "!") on every layout.
+    var digit = /^(?:Digit|Numpad)(\d)$/.exec(event.code || "");
+    var key = digit ? (event.shiftKey ? "shift+" : "") + digit[1] : event.key.toLowerCase();
     var form = document.getElementById("decision");
     if (key === "/" && form) {
       event.preventDefault();

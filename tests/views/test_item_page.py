@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 CATEGORY_ROW = re.compile(
     r'<div class="category[^"]*">\s*<label><input type="checkbox" name="categories" '
-    r'value="(\d+)"(?: data-key="(\d)")?[^>]*> <span>([^<]+)</span></label>(.*?)</div>',
+    r'value="(\d+)"(?: data-key="([^"]+)")?[^>]*> <span>([^<]+)</span></label>(.*?)</div>',
     re.S,
 )
 
@@ -58,12 +58,19 @@ def test_each_category_keeps_its_digit_key_on_every_item(rita):
 
     assert len(first) == PolicyCategory.objects.count()
     assert [(pk, key) for pk, key, _, _ in first] == [(pk, key) for pk, key, _, _ in second]
-    assert [key for _, key, _, _ in first[:10]] == list("1234567890")
-    assert all(key == "" for _, key, _, _ in first[10:])
+    # Every category has a key: the digits, then Shift and a digit.
+    assert [key for _, key, _, _ in first] == [
+        *"1234567890",
+        *(f"shift+{d}" for d in "1234567890"),
+    ][: len(first)]
     # The key is shown beside the name, outside the label, which reads the name exactly.
-    for pk, key, label, after in first[:10]:
+    for pk, key, label, after in first:
         assert label == PolicyCategory.objects.get(pk=pk).name
-        assert f'<kbd aria-hidden="true">{key}</kbd>' in after
+        shown = key.replace("shift+", "⇧")
+        assert (
+            f'<kbd aria-hidden="true" title="{key.replace("shift+", "Shift+")}">{shown}</kbd>'
+            in after
+        )
 
 
 def test_the_keys_follow_the_policys_order_and_the_help_says_so(rita):
@@ -72,8 +79,9 @@ def test_the_keys_follow_the_policys_order_and_the_help_says_so(rita):
     keyed = [int(pk) for pk, key, _, _ in boxes(page) if key]
     # The order categories were added in (CONTRACT §7, hard limits first): a category added
     # later never moves another one's key.
-    assert keyed == list(PolicyCategory.objects.order_by("pk").values_list("pk", flat=True)[:10])
-    assert "the first ten categories, in the same order on every item" in page
+    assert keyed == list(PolicyCategory.objects.order_by("pk").values_list("pk", flat=True))
+    assert "the first ten categories and <kbd>Shift</kbd>+<kbd>1</kbd>… the next ten" in page
+    assert "in the same order on every item" in page
     assert "the policy's order, hard limits first" in page
 
 
