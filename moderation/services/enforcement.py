@@ -432,6 +432,24 @@ def _senior(user: AbstractBaseUser) -> None:
         raise EnforcementRefused("Only seniors and admins act on users.")
 
 
+def items_decided_by(*, user: AbstractBaseUser, item_ids: set[int]) -> set[int]:
+    """Those of the items on which the user has a standing decision (any verdict, an
+    escalation too): the four-eyes rule of approvals, for the service and the page alike."""
+    return set(
+        Decision.objects.standing()
+        .filter(reviewer=user, item_id__in=item_ids)
+        .values_list("item_id", flat=True)
+    )
+
+
+def four_eyes_refusal(items: list[int]) -> str:
+    listed = ", ".join(f"#{pk}" for pk in items)
+    return (
+        f"You decided an item behind this proposal ({listed}); another senior or admin "
+        "approves it. You may still reject it."
+    )
+
+
 @transaction.atomic
 def removal_approve(
     *, action: EnforcementAction, user: AbstractBaseUser, note: str = ""
@@ -443,20 +461,10 @@ def removal_approve(
     if locked.state != ActionState.PROPOSED:
         raise EnforcementRefused("This removal has already been decided.")
     # Four eyes: nobody who decided an item behind the proposal approves it.
-    own = (
-        Decision.objects.standing()
-        .filter(reviewer=user, item__decisions__enforcement_actions=locked)
-        .values_list("item_id", flat=True)
-        .order_by("item_id")
-        .distinct()
-    )
-    items = list(own)
-    if items:
-        listed = ", ".join(f"#{pk}" for pk in items)
-        raise EnforcementRefused(
-            f"You decided an item behind this proposal ({listed}); another senior or admin "
-            "approves it. You may still reject it."
-        )
+    behind = set(locked.basis.values_list("item_id", flat=True))
+    own = sorted(items_decided_by(user=user, item_ids=behind))
+    if own:
+        raise EnforcementRefused(four_eyes_refusal(own))
     locked.approved_by = user  # type: ignore[assignment]
     locked.review_note = note.strip()
     locked.resolved_at = timezone.now()

@@ -139,6 +139,35 @@ def _slugs(categories: Sequence[PolicyCategory]) -> list[str]:
     return sorted(c.slug for c in categories)
 
 
+def _new_decision(
+    locked: FlaggedItem,
+    *,
+    reviewer: AbstractBaseUser,
+    verdict: Verdict,
+    categories: Sequence[PolicyCategory],
+    note: str,
+    claimed_at: datetime,
+    now: datetime,
+) -> Decision:
+    """The decision row on the locked item, with what it was allowed under and whether its
+    decider saw the content: one shape for first decisions and overturns."""
+    decision = Decision.objects.create(
+        item=locked,
+        reviewer=reviewer,
+        verdict=verdict,
+        note=note.strip(),
+        claimed_at=claimed_at,
+        decided_at=now,
+        seconds_spent=max(0, int((now - claimed_at).total_seconds())),
+        allowed_by=_allowed_by(locked, verdict, categories, now),
+        from_queue=locked.queue,
+        content_seen=_content_seen(locked, reviewer),
+    )
+    if categories:
+        decision.categories.set(categories)
+    return decision
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -166,24 +195,18 @@ def decision_record(
     if verdict == Verdict.ESCALATE and locked.queue == ReviewQueue.ESCALATED:
         raise DecisionInvalid("verdict", "This item is already escalated: decide it.")
 
-    allowed_by = _allowed_by(locked, verdict, categories, now)
-    seen = _content_seen(locked, reviewer)
     mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == reviewer.pk
     claimed_at = locked.claimed_at if mine and locked.claimed_at else now
-    decision = Decision.objects.create(
-        item=locked,
+    decision = _new_decision(
+        locked,
         reviewer=reviewer,
         verdict=verdict,
-        note=note.strip(),
+        categories=categories,
+        note=note,
         claimed_at=claimed_at,
-        decided_at=now,
-        seconds_spent=max(0, int((now - claimed_at).total_seconds())),
-        allowed_by=allowed_by,
-        from_queue=locked.queue,
-        content_seen=seen,
+        now=now,
     )
-    if categories:
-        decision.categories.set(categories)
+    allowed_by, seen = decision.allowed_by, decision.content_seen
 
     if verdict == Verdict.ESCALATE:
         locked.state = ItemState.ESCALATED
@@ -377,20 +400,16 @@ def decision_overturn(
     standing.voided_by = user  # type: ignore[assignment]
     standing.void_reason = VoidReason.OVERTURNED
     standing.save(update_fields=["voided_at", "voided_by", "void_reason"])
-    allowed_by = _allowed_by(locked, verdict, categories, now)
-    decision = Decision.objects.create(
-        item=locked,
+    decision = _new_decision(
+        locked,
         reviewer=user,
         verdict=verdict,
-        note=note.strip(),
+        categories=categories,
+        note=note,
         claimed_at=now,
-        decided_at=now,
-        allowed_by=allowed_by,
-        from_queue=locked.queue,
-        content_seen=_content_seen(locked, user),
+        now=now,
     )
-    if categories:
-        decision.categories.set(categories)
+    allowed_by = decision.allowed_by
     standing.replaced_by = decision
     standing.save(update_fields=["replaced_by"])
     # The item's decision time is its final decision's: retention and training exports

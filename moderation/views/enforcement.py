@@ -33,11 +33,7 @@ def _with_items(actions: list[EnforcementAction], user: AbstractBaseUser) -> Non
     for action in actions:
         action.basis_items = sorted({d.item_id for d in action.basis.all()})  # type: ignore[attr-defined]
     behind = {pk for action in actions for pk in action.basis_items}  # type: ignore[attr-defined]
-    mine = set(
-        Decision.objects.standing()
-        .filter(reviewer=user, item_id__in=behind)
-        .values_list("item_id", flat=True)
-    )
+    mine = enforcement.items_decided_by(user=user, item_ids=behind)
     for action in actions:
         action.own_items = [pk for pk in action.basis_items if pk in mine]  # type: ignore[attr-defined]
 
@@ -86,14 +82,6 @@ def enforcement_index(request: HttpRequest) -> HttpResponse:
     return _index(request)
 
 
-def _own_items_text(items: list[int]) -> str:
-    listed = ", ".join(f"#{pk}" for pk in items)
-    return (
-        f"You decided an item behind this proposal ({listed}); another senior or admin "
-        "approves it. You may still reject it."
-    )
-
-
 @role_required(Role.SENIOR)
 @require_POST
 def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
@@ -110,7 +98,9 @@ def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
         if action.state != ActionState.PROPOSED:
             return _index(request, error="This removal has already been decided.", status=409)
         if action.own_items:  # type: ignore[attr-defined]
-            return _index(request, error=_own_items_text(action.own_items), status=403)  # type: ignore[attr-defined]
+            return _index(
+                request, error=enforcement.four_eyes_refusal(action.own_items), status=403
+            )  # type: ignore[attr-defined]
         return render(
             request,
             "moderation/confirm_removal.html",
