@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db import models, transaction
+from django.db import models
 
 
 class Role(models.TextChoices):
@@ -44,26 +44,16 @@ def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
     return held is not None and RANK[held] >= RANK[role]
 
 
-@transaction.atomic
-def role_assign(
-    *, user: AbstractBaseUser, role: Role, actor: AbstractBaseUser | None = None
-) -> None:
-    """Give the user exactly this role, and record the change (`actor` None: the command line)."""
-    from moderation.models import AuditAction
-    from moderation.services.audit import audit_record
-
+def role_set(*, user: AbstractBaseUser, role: Role) -> Role | None:
+    """Give the user exactly this role; returns the role they held before. The audited
+    change that callers want is moderation's `services.roles.role_assign`."""
     if hasattr(user, _ROLE_CACHE):
         delattr(user, _ROLE_CACHE)  # the groups as they are now, not as first looked up
     before = user_role(user)
     if before == role:
-        return
+        return before
     groups = Group.objects.filter(name__in=[r.value for r in Role])
     user.groups.remove(*groups)  # type: ignore[attr-defined]
     user.groups.add(Group.objects.get(name=role.value))  # type: ignore[attr-defined]
     setattr(user, _ROLE_CACHE, role)
-    audit_record(
-        actor=actor,
-        action=AuditAction.ROLE_CHANGE,
-        target=user.get_username(),
-        detail={"from": before.value if before else None, "to": role.value},
-    )
+    return before

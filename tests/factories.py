@@ -22,12 +22,14 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts.roles import Role, role_assign
+from accounts.roles import Role
 from moderation import selectors
 from moderation.api.schema import validate_items
 from moderation.models import (
+    ActionState,
     ApiKey,
     Decision,
+    EnforcementAction,
     FlaggedItem,
     InboundBatch,
     Organization,
@@ -38,12 +40,23 @@ from moderation.models import (
 )
 from moderation.services.ingest import batch_accept, batch_process
 from moderation.services.review import decision_record
+from moderation.services.roles import role_assign
 from moderation.services.subjects import subject_hash
 
 if TYPE_CHECKING:
     from tests.conftest import SignedKey
 
 PASSWORD = "correct horse battery staple"
+# CONTRACT §7: no organization may be granted an exception to these.
+HARD_LIMITS = (
+    "weapons",
+    "autonomous-weapons",
+    "mass-surveillance",
+    "malicious-cyber",
+    "disinformation",
+    "censorship",
+    "child-safety",
+)
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
@@ -102,38 +115,70 @@ class SignalFactory(factory.django.DjangoModelFactory):
     score = 0.9
 
 
-def decide(
-    subject: Subject, verdict: str, *slugs: str, reviewer: object, note: str = ""
-) -> Decision:
-    """A new item of the subject, decided by the reviewer through the review service (an
-    unclaimed pending item may be decided), so rates and enforcement follow as in the app.
-    A violation without named categories is one of "violence"."""
-    categories = list(PolicyCategory.objects.filter(slug__in=slugs or ["violence"]))
-    return decision_record(
-        item=FlaggedItemFactory(subject=subject),
-        reviewer=reviewer,  # type: ignore[arg-type]
-        verdict=Verdict(verdict),
-        categories=categories if verdict == Verdict.VIOLATION else [],
-        note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
-    )
+def category(slug: str) -> PolicyCategory:
+    return PolicyCategory.objects.get(slug=slug)
 
 
 def categories(*slugs: str) -> list[PolicyCategory]:
     return list(PolicyCategory.objects.filter(slug__in=slugs))
 
 
-def decide_item(
-    item: FlaggedItem, verdict: str, *slugs: str, reviewer: object, note: str = ""
+def decide(
+    target: Subject | FlaggedItem,
+    verdict: str,
+    *slugs: str,
+    reviewer: object,
+    note: str = "",
+    ago: timedelta | None = None,
 ) -> Decision:
-    """Decide an existing item through the review service (as `decide`, for an item the
-    test made itself: claimed, escalated, critical…)."""
-    return decision_record(
+    """Decide through the review service, as a reviewer does, so rates and enforcement follow
+    as in the app. `target` is an item the test made itself (claimed, escalated, critical…) or
+    a subject, who then gets a new item to decide (an unclaimed pending item may be decided).
+
+    A violation is one of the named categories, "violence" if none is named; an escalation
+    without a note says "unsure". `ago` moves the decision that far into the past afterwards,
+    leaving the stored figures as the decision left them (the rates' window then rolls)."""
+    item = target if isinstance(target, FlaggedItem) else FlaggedItemFactory(subject=target)
+    decision = decision_record(
         item=item,
         reviewer=reviewer,  # type: ignore[arg-type]
         verdict=Verdict(verdict),
         categories=categories(*(slugs or ["violence"])) if verdict == Verdict.VIOLATION else [],
         note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
     )
+    if ago is not None:
+        Decision.objects.filter(pk=decision.pk).update(decided_at=timezone.now() - ago)
+    return decision
+
+
+def signed_in(client: Client, user: object) -> Client:
+    """The client, signed in as the user (for a user the role fixtures of conftest do not give)."""
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+# --- Enforcement (tests/services/test_enforcement_*.py, test_removal_*.py, …) -------------
+
+
+def status_of(subject: Subject) -> str:
+    subject.refresh_from_db()
+    return subject.status
+
+
+def actions_of(subject: Subject) -> list[tuple[str, str, str]]:
+    """(kind, state, decided_by) of each of the subject's actions, oldest first."""
+    return [(a.kind, a.state, a.decided_by) for a in subject.actions.order_by("created_at", "kind")]
+
+
+def proposal_of(subject: Subject) -> EnforcementAction:
+    return subject.actions.get(state=ActionState.PROPOSED)
+
+
+def reach_proposal(subject: Subject, reviewer: object) -> EnforcementAction:
+    """Five violations decided by the reviewer: warned, restricted, then removal proposed."""
+    for _ in range(5):
+        decide(subject, Verdict.VIOLATION, reviewer=reviewer)
+    return proposal_of(subject)
 
 
 # --- Management commands (tests/commands) ------------------------------------------------

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.roles import Role, role_assign
+from accounts.roles import Role
 from moderation.models import AuditAction, AuditEvent, PolicyCategory
 from moderation.services import claims, policy
 from moderation.services.policy import policy_settings_save
+from moderation.services.roles import role_assign
 from moderation.services.subject_rights import subject_erase, subject_export
 from tests.factories import FlaggedItemFactory, SubjectFactory
 

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts.roles import Role, role_assign
+from accounts.roles import Role
+from moderation.services.roles import role_assign
 
 
 class Command(BaseCommand):
