@@ -1,4 +1,5 @@
-"""Shared fixtures: named actors, a signed-request client for the flags API, real Redis."""
+"""Shared fixtures: named actors, signed-in clients per role, decisions by the reviewer, a
+signed-request client for the flags API, real Redis."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from accounts.roles import Role
-from moderation.models import ApiKey
+from moderation.models import ApiKey, Subject, Verdict
 from moderation.services.organizations import api_key_create
 
-from .factories import OrganizationFactory, UserFactory
+from .factories import OrganizationFactory, UserFactory, decide
 
 
 @pytest.fixture(scope="session")
@@ -155,6 +156,54 @@ def senior(db: None) -> Any:
 @pytest.fixture
 def admin_user(db: None) -> Any:
     return UserFactory(username="ada", role=Role.ADMIN)
+
+
+# Signed-in clients, one per role: each is the test's `client`, signed in as that user, so a
+# test that also asks for `client` (or signs it in as someone else) works on the same one.
+
+
+@pytest.fixture
+def reviewer_client(client: Client, reviewer: Any) -> Client:
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def senior_client(client: Client, senior: Any) -> Client:
+    client.force_login(senior)
+    return client
+
+
+@pytest.fixture
+def admin_client(client: Client, admin_user: Any) -> Client:
+    """Signed in as "ada" (the project's admin role, not pytest-django's superuser)."""
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def roleless_client(client: Client, db: None) -> Client:
+    """Signed in as "nobody", a user without a role: 403 on all but logging in and out."""
+    nobody = UserFactory(username="nobody")
+    nobody.groups.clear()
+    client.force_login(nobody)
+    return client
+
+
+@pytest.fixture
+def reviewer_decides(reviewer: Any) -> Callable[..., Subject]:
+    """reviewer_decides(subject, "VVN", "fraud"): the reviewer decides a new item of the
+    subject per letter, in order (V a violation in the named categories, "violence" if none
+    is named; N no violation), through `decide`; the subject comes back refreshed."""
+    verdicts = {"V": Verdict.VIOLATION, "N": Verdict.NO_VIOLATION}
+
+    def record(subject: Subject, letters: str, *slugs: str) -> Subject:
+        for letter in letters:
+            decide(subject, verdicts[letter], *slugs, reviewer=reviewer)
+        subject.refresh_from_db()
+        return subject
+
+    return record
 
 
 def _reseed_migration_data() -> None:

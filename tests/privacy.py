@@ -25,9 +25,8 @@ from moderation.models import (
 from moderation.services.appeals import appeal_create
 from moderation.services.ingest import batch_accept
 from moderation.services.organizations import api_key_create
-from moderation.services.review import decision_record
 from moderation.services.subjects import subject_hash
-from tests.factories import FlaggedItemFactory, SignalFactory
+from tests.factories import FlaggedItemFactory, SignalFactory, decide
 
 USER_ID = "alice-77@platform.example"
 OTHER_USER_ID = "bob-12@platform.example"
@@ -101,20 +100,12 @@ def record_of_alice(acme: Organization, reviewer: Any, senior: Any) -> Record:
         model="claude-sonnet",
     )
     SignalFactory(item=one, classifier="fraud-v3", category=fraud, score=0.88)
-    decision_record(
-        item=one,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[fraud],
-        note=ALICE_TEXTS[4],
-    )
+    decide(one, Verdict.VIOLATION, "fraud", reviewer=reviewer, note=ALICE_TEXTS[4])
     two = FlaggedItemFactory(subject=alice, request_id="alice-req-2", prompt=ALICE_TEXTS[3])
     SignalFactory(item=two, classifier="violence-v2", score=0.41)
-    decision_record(
-        item=two, reviewer=reviewer, verdict=Verdict.ESCALATE, categories=[], note=ALICE_TEXTS[5]
-    )
+    decide(two, Verdict.ESCALATE, reviewer=reviewer, note=ALICE_TEXTS[5])
     two.refresh_from_db()
-    decision_record(item=two, reviewer=senior, verdict=Verdict.NO_VIOLATION, categories=[], note="")
+    decide(two, Verdict.NO_VIOLATION, reviewer=senior)
     warn = EnforcementAction.objects.get(subject=alice, kind="warn")
     appeal_create(
         organization=acme,

@@ -4,16 +4,13 @@ and export_training, through call_command and, for exit status and the database 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -22,55 +19,27 @@ from moderation.models import (
     AuditEvent,
     FlaggedItem,
     ItemState,
-    PolicyCategory,
     PolicyException,
     Subject,
-    Verdict,
 )
 from moderation.services.claims import claim_hand
 from moderation.services.policy import exception_grant
 from moderation.services.retention import retention_erase
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory
+from tests.factories import (
+    HARD_LIMITS,
+    FlaggedItemFactory,
+    SignalFactory,
+    SubjectFactory,
+    category,
+    decide,
+    manage,
+    run,
+    run_json,
+)
 from tests.privacy import ALICE_TEXTS, BOB_TEXTS, USER_ID, record_of_alice
 from tests.processes import database_url_for_tests
 
 pytestmark = pytest.mark.django_db
-
-HARD_LIMITS = (
-    "weapons",
-    "autonomous-weapons",
-    "mass-surveillance",
-    "malicious-cyber",
-    "disinformation",
-    "censorship",
-    "child-safety",
-)
-
-
-def run(*args: Any) -> str:
-    """call_command, returning what the command wrote to stdout."""
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return out.getvalue()
-
-
-def run_json(*args: Any) -> dict[str, Any]:
-    out = run(*args)
-    assert out.strip().count("\n") == 0, f"more than one line on stdout: {out[:200]!r}"
-    return json.loads(out)
-
-
-def manage(*argv: str) -> subprocess.CompletedProcess[str]:
-    """`python manage.py ...` in a child process, on the test database (it sees committed rows)."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *argv],
-        cwd=Path(django_settings.BASE_DIR),
-        env={**os.environ, "DATABASE_URL": database_url_for_tests()},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture
@@ -352,10 +321,6 @@ def test_from_a_shell_grant_exception_exits_zero_or_refuses_a_hard_limit_non_zer
 # --- export_training -----------------------------------------------------------------------------
 
 
-def category(slug: str) -> PolicyCategory:
-    return PolicyCategory.objects.get(slug=slug)
-
-
 @pytest.fixture
 def decided_items(acme, reviewer):
     """Four decided items (one erased, one allowed by an exception), one waiting, one allowed at
@@ -366,13 +331,7 @@ def decided_items(acme, reviewer):
         flagged = FlaggedItemFactory(subject=subject, prompt=prompt, **fields)
         SignalFactory(item=flagged, classifier="fraud-v3", category=category("fraud"), score=0.83)
         if verdict:
-            decision_record(
-                item=flagged,
-                reviewer=reviewer,
-                verdict=Verdict(verdict),
-                categories=[category(s) for s in slugs],
-                note="a reviewer's note",
-            )
+            decide(flagged, verdict, *slugs, reviewer=reviewer, note="a reviewer's note")
         return flagged
 
     exception_grant(

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from moderation.models import FlaggedItem, PolicyCategory, Subject, Thresholds, Verdict
+from moderation.models import FlaggedItem, Subject, Thresholds, Verdict
 from moderation.services.ingest import batch_process
 from moderation.services.organizations import api_key_revoke
-from moderation.services.review import decision_record
 from moderation.services.subjects import subject_hash
+from tests.factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -248,16 +248,9 @@ def test_it_reports_the_live_status_and_figures_as_decisions_move_the_user(
         response = signed_key.post(item(n, user_id="u-9"))
         batch_process(batch_id=response.json()["batch_id"])
         items.append(FlaggedItem.objects.get(batch_id=response.json()["batch_id"]))
-    violence = [PolicyCategory.objects.get(slug="violence")]
 
     def figures_after(verdict: Verdict, flagged: FlaggedItem) -> tuple[Any, ...]:
-        decision_record(
-            item=flagged,
-            reviewer=reviewer,
-            verdict=verdict,
-            categories=violence if verdict == Verdict.VIOLATION else [],
-            note="",
-        )
+        decide(flagged, verdict, "violence", reviewer=reviewer)
         body = lookup(signed_key, {"user_id": "u-9"}).json()
         assert set(body) == FIELDS
         return body["status"], body["violations"], body["reviewed"], body["violation_rate"]

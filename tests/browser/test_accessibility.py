@@ -27,8 +27,7 @@ from accounts.roles import Role
 from moderation.models import ActionKind, FlaggedItem, PolicyCategory, Subject, Verdict
 from moderation.services import appeals, claims, enforcement, policy
 from moderation.services.organizations import enforcement_endpoint_set
-from moderation.services.review import decision_record
-from tests.factories import OrganizationFactory, SubjectFactory, UserFactory
+from tests.factories import OrganizationFactory, SubjectFactory, UserFactory, decide
 from tests.processes import free_port
 from tests.webhooks import Receiver, receiving
 
@@ -74,13 +73,7 @@ class World:
     def decide(
         self, item: FlaggedItem, verdict: Verdict, *slugs: str, by: str = "rita", note: str = ""
     ) -> None:
-        decision_record(
-            item=item,
-            reviewer=self.users[by],
-            verdict=verdict,
-            categories=list(PolicyCategory.objects.filter(slug__in=slugs)),
-            note=note,
-        )
+        decide(item, verdict, *slugs, reviewer=self.users[by], note=note)
 
     def violations(self, user_id: str, count: int, category: str, clean: int = 0) -> Subject:
         """An end user of acme with `count` violations and `clean` clean decisions by rita;

@@ -19,7 +19,6 @@ from moderation.models import (
     DeliveryStatus,
     EnforcementAction,
     Organization,
-    PolicyCategory,
     Subject,
     SubjectStatus,
     ThresholdChange,
@@ -27,8 +26,7 @@ from moderation.models import (
 )
 from moderation.services import appeals, enforcement
 from moderation.services.organizations import enforcement_endpoint_set
-from moderation.services.review import decision_record
-from tests.factories import PASSWORD, FlaggedItemFactory, SubjectFactory
+from tests.factories import PASSWORD, SubjectFactory, decide
 from tests.processes import free_port
 from tests.webhooks import Receiver, receiving
 
@@ -48,15 +46,7 @@ def violations(
 ) -> Subject:
     verdicts = [Verdict.VIOLATION] * count + [Verdict.NO_VIOLATION] * clean
     for verdict in verdicts:
-        item = FlaggedItemFactory(subject=subject, organization=subject.organization)
-        violation = verdict == Verdict.VIOLATION
-        decision_record(
-            item=item,
-            reviewer=reviewer,
-            verdict=verdict,
-            categories=[PolicyCategory.objects.get(slug=category)] if violation else [],
-            note="",
-        )
+        decide(subject, verdict, category, reviewer=reviewer)
     subject.refresh_from_db()
     return subject
 

@@ -16,10 +16,8 @@ from moderation.models import (
     FlaggedItem,
     PolicyCategory,
     PolicyException,
-    Verdict,
 )
-from moderation.services.review import decision_record
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, decide
 
 from .conftest import accept_and_process, log_in, screenshot
 
@@ -70,15 +68,8 @@ def reviewed(signed_key: Any, reviewer: Any) -> None:
         for n, (slug, _, verdict) in enumerate(flags):
             if verdict is None:
                 continue
-            decision_record(
-                item=FlaggedItem.objects.get(request_id=f"{classifier}-{n}"),
-                reviewer=reviewer,
-                verdict=Verdict(verdict),
-                categories=(
-                    [PolicyCategory.objects.get(slug=slug)] if verdict == "violation" else []
-                ),
-                note="",
-            )
+            flagged = FlaggedItem.objects.get(request_id=f"{classifier}-{n}")
+            decide(flagged, verdict, slug, reviewer=reviewer)
     accept_and_process(
         signed_key.api_key,
         {

@@ -28,8 +28,7 @@ from moderation.models import (
 )
 from moderation.services import claims
 from moderation.services.organizations import enforcement_endpoint_set
-from moderation.services.review import decision_record
-from tests.factories import PASSWORD, FlaggedItemFactory, SignalFactory, SubjectFactory
+from tests.factories import PASSWORD, FlaggedItemFactory, SignalFactory, SubjectFactory, decide
 from tests.webhooks import Receiver, receiving
 
 from .conftest import log_in, screenshot
@@ -171,9 +170,7 @@ def test_a_senior_on_the_escalated_queue_stays_in_it_and_reads_why(page, reviewe
     for n, note in enumerate(("Sarcasm or a threat? Unsure.", "Quotes a slur to report it.")):
         item = backlog_item(ReviewQueue.STANDARD, "hate", 10 - n, f"Escalated text {n}")
         claims.claim_next(user=reviewer, queue=ReviewQueue.STANDARD)
-        decision_record(
-            item=item, reviewer=reviewer, verdict=Verdict.ESCALATE, categories=[], note=note
-        )
+        decide(item, Verdict.ESCALATE, reviewer=reviewer, note=note)
         escalated.append((item, note))
 
     sign_in(page, "sam")
@@ -257,13 +254,7 @@ def test_a_senior_overturns_and_the_warning_is_lifted_with_a_reinstate(
     item = FlaggedItemFactory(subject=subject, prompt="Quoting what they called me, to report it")
     SignalFactory(item=item, category=PolicyCategory.objects.get(slug="hate"), score=0.8)
     claims.claim_next(user=reviewer)
-    wrong = decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[PolicyCategory.objects.get(slug="hate")],
-        note="slur",
-    )
+    wrong = decide(item, Verdict.VIOLATION, "hate", reviewer=reviewer, note="slur")
     subject.refresh_from_db()
     assert subject.status == SubjectStatus.WARNED
     assert [r.body["data"]["action"] for r in receiver.accepted()] == ["warn"]

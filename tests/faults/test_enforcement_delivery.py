@@ -26,7 +26,6 @@ from moderation.models import (
     Delivery,
     DeliveryStatus,
     EnforcementAction,
-    PolicyCategory,
     Subject,
     SubjectStatus,
     Verdict,
@@ -34,8 +33,7 @@ from moderation.models import (
 from moderation.services import deliveries, enforcement
 from moderation.services.deliveries import RETRY_DELAYS
 from moderation.services.organizations import enforcement_endpoint_set
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SubjectFactory
+from tests.factories import SubjectFactory, decide
 from tests.processes import Redis, Stack, wait_for
 from tests.webhooks import Received, Receiver, receiving
 
@@ -82,14 +80,7 @@ def point_at(organization: Any, receiver: Receiver) -> None:
 
 
 def violation(subject: Subject, reviewer: Any) -> None:
-    item = FlaggedItemFactory(subject=subject, organization=subject.organization)
-    decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[PolicyCategory.objects.get(slug="fraud")],
-        note="",
-    )
+    decide(subject, Verdict.VIOLATION, "fraud", reviewer=reviewer)
 
 
 def settled(stack: Stack, condition: Callable[[], object], what: str) -> None:

@@ -31,7 +31,7 @@ from moderation.services.appeals import (
 )
 from moderation.services.enforcement import EnforcementRefused, action_by_hand, removal_approve
 from moderation.services.organizations import enforcement_endpoint_set
-from tests.factories import SubjectFactory, UserFactory, decide
+from tests.factories import UserFactory, decide
 
 pytestmark = pytest.mark.django_db
 
@@ -39,11 +39,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def other_senior(db: None) -> Any:
     return UserFactory(username="sue", role=Role.SENIOR)
-
-
-@pytest.fixture
-def user(acme: Any) -> Subject:
-    return SubjectFactory(organization=acme)
 
 
 def appeal_of(action: EnforcementAction, message: str = "It was a mistake.") -> Appeal:

@@ -24,25 +24,12 @@ from moderation.services.enforcement import (
     removal_approve,
     removal_reject,
 )
-from moderation.services.organizations import enforcement_endpoint_set
 from moderation.services.review import decision_overturn, decision_undo
-from tests.factories import SubjectFactory, categories, decide
+from tests.factories import categories, decide, status_of
 
 pytestmark = pytest.mark.django_db
 
 V, N = Verdict.VIOLATION, Verdict.NO_VIOLATION
-ENDPOINT = "https://platform.example/hooks/enforcement"
-
-
-@pytest.fixture
-def user(acme):
-    return SubjectFactory(organization=acme)
-
-
-@pytest.fixture
-def endpoint(acme) -> str:
-    enforcement_endpoint_set(organization=acme, url=ENDPOINT)
-    return ENDPOINT
 
 
 def overturn(decision, who, verdict=N, *slugs: str, note: str = "context"):
@@ -53,11 +40,6 @@ def overturn(decision, who, verdict=N, *slugs: str, note: str = "context"):
         categories=categories(*slugs),
         note=note,
     )
-
-
-def status(subject) -> str:
-    subject.refresh_from_db()
-    return subject.status
 
 
 def kinds(subject) -> list[tuple[str, str, str]]:
@@ -71,11 +53,11 @@ def test_an_overturn_steps_a_restriction_down_to_a_warning_and_says_why(
     decide(user, V, reviewer=reviewer)
     decide(user, V, reviewer=reviewer)
     decide(user, N, reviewer=reviewer)
-    assert status(user) == SubjectStatus.RESTRICTED  # 3 of 4
+    assert status_of(user) == SubjectStatus.RESTRICTED  # 3 of 4
 
     overturn(first, senior, N)
 
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     assert (user.violations, user.reviewed) == (2, 4)
     reinstate = user.actions.get(kind=ActionKind.REINSTATE)
     assert (reinstate.state, reinstate.decided_by, reinstate.status_after) == (
@@ -101,9 +83,9 @@ def test_an_overturn_steps_a_restriction_down_to_a_warning_and_says_why(
 
 def test_an_undo_steps_a_warning_down_to_active(user, reviewer, endpoint):
     decision = decide(user, V, reviewer=reviewer)
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     decision_undo(decision=decision, user=reviewer)
-    assert status(user) == SubjectStatus.ACTIVE
+    assert status_of(user) == SubjectStatus.ACTIVE
     assert kinds(user) == [("warn", "taken", "threshold"), ("reinstate", "taken", "correction")]
     assert Delivery.objects.filter(action__kind=ActionKind.REINSTATE).count() == 1
 
@@ -112,7 +94,7 @@ def test_a_correction_that_leaves_the_status_standing_takes_no_action(user, revi
     first = decide(user, V, reviewer=reviewer)
     decide(user, V, reviewer=reviewer)
     overturn(first, senior, N)  # 1 of 2: still warned
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     assert kinds(user) == [("warn", "taken", "threshold")]
 
 
@@ -120,9 +102,9 @@ def test_an_overturn_to_violation_escalates_as_a_decision_does(user, reviewer, s
     decide(user, V, reviewer=reviewer)
     decide(user, V, reviewer=reviewer)
     clean = decide(user, N, reviewer=reviewer)
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     overturn(clean, senior, V, "fraud")
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     restrict = user.actions.get(kind=ActionKind.RESTRICT)
     assert restrict.decided_by == "threshold" and (restrict.violations, restrict.reviewed) == (3, 3)
     assert restrict.basis.count() == 3
@@ -132,7 +114,7 @@ def test_a_status_set_by_a_person_is_not_stepped_down(user, reviewer, senior):
     action_by_hand(subject=user, kind=ActionKind.RESTRICT, user=senior, reason="known abuser")
     decision = decide(user, V, reviewer=reviewer)
     decision_undo(decision=decision, user=reviewer)
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     assert not user.actions.filter(kind=ActionKind.REINSTATE).exists()
 
 
@@ -140,14 +122,14 @@ def test_a_status_set_by_a_person_after_a_threshold_is_not_stepped_down(user, re
     decision = decide(user, V, reviewer=reviewer)  # warned by the thresholds
     action_by_hand(subject=user, kind=ActionKind.RESTRICT, user=senior, reason="threats by mail")
     overturn(decision, senior, N)
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     assert not user.actions.filter(kind=ActionKind.REINSTATE).exists()
 
 
 def test_a_removed_user_is_never_reinstated_by_a_correction(user, reviewer, senior, admin_user):
     decisions = [decide(user, V, reviewer=reviewer) for _ in range(5)]
     removal_approve(action=user.actions.get(state=ActionState.PROPOSED), user=admin_user)
-    assert status(user) == SubjectStatus.REMOVED
+    assert status_of(user) == SubjectStatus.REMOVED
     for decision in decisions:
         overturn(decision, senior, N)
     user.refresh_from_db()
@@ -173,7 +155,7 @@ def test_a_proposal_whose_basis_is_gone_is_withdrawn(user, reviewer, senior, end
     assert event.subject == user and event.detail["action"] == str(proposal.pk)
     assert event.detail["decision"] == critical.pk
     assert not Delivery.objects.filter(action=proposal).exists()
-    assert status(user) == SubjectStatus.ACTIVE
+    assert status_of(user) == SubjectStatus.ACTIVE
     with pytest.raises(EnforcementRefused, match="already been decided"):
         removal_approve(action=proposal, user=senior)
 
@@ -195,10 +177,10 @@ def test_a_correction_is_no_fresh_start(user, reviewer, senior):
     decide(user, V, reviewer=reviewer)
     decide(user, V, reviewer=reviewer)
     overturn(first, senior, N)
-    assert status(user) == SubjectStatus.WARNED  # 2 of 3
+    assert status_of(user) == SubjectStatus.WARNED  # 2 of 3
     # The two violations that stand still count: one more restricts again.
     decide(user, V, reviewer=reviewer)
-    assert status(user) == SubjectStatus.RESTRICTED  # 3 of 4
+    assert status_of(user) == SubjectStatus.RESTRICTED  # 3 of 4
 
 
 def test_a_reinstatement_by_a_person_stays_a_fresh_start_for_corrections(user, reviewer, senior):
@@ -207,12 +189,12 @@ def test_a_reinstatement_by_a_person_stays_a_fresh_start_for_corrections(user, r
     action_by_hand(subject=user, kind=ActionKind.REINSTATE, user=senior, reason="appeal by mail")
     since = decide(user, V, reviewer=reviewer)  # warned on the one violation since
     clean = decide(user, N, reviewer=reviewer)
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     overturn(clean, senior, V, "hate")  # 2 since the reinstatement: still a warning
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     overturn(since, senior, N)
     overturn(Decision.objects.final().get(item_id=clean.item_id), senior, N)
-    assert status(user) == SubjectStatus.ACTIVE
+    assert status_of(user) == SubjectStatus.ACTIVE
 
 
 def test_a_rejected_removal_proposed_again_on_a_new_violation_goes_with_it(user, reviewer, senior):
@@ -224,4 +206,4 @@ def test_a_rejected_removal_proposed_again_on_a_new_violation_goes_with_it(user,
     decision_undo(decision=again, user=reviewer)
     proposal.refresh_from_db()
     assert proposal.state == ActionState.WITHDRAWN
-    assert status(user) == SubjectStatus.RESTRICTED  # 5 of 5 still restricts
+    assert status_of(user) == SubjectStatus.RESTRICTED  # 5 of 5 still restricts

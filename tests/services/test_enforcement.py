@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -20,7 +19,6 @@ from moderation.models import (
     DeliveryStatus,
     EnforcementAction,
     PolicyCategory,
-    Subject,
     SubjectStatus,
     Verdict,
 )
@@ -33,51 +31,21 @@ from moderation.services.enforcement import (
     thresholds_apply,
     thresholds_preview,
 )
-from moderation.services.organizations import enforcement_endpoint_set
 from moderation.services.policy import exception_grant
-from moderation.services.review import decision_record
 from moderation.services.thresholds import Rules, thresholds_save
-from tests.factories import FlaggedItemFactory, SubjectFactory, decide
+from tests.factories import (
+    FlaggedItemFactory,
+    SubjectFactory,
+    actions_of,
+    decide,
+    proposal_of,
+    reach_proposal,
+    status_of,
+)
 
 pytestmark = pytest.mark.django_db
 
 V, N = Verdict.VIOLATION, Verdict.NO_VIOLATION
-ENDPOINT = "https://platform.example/hooks/enforcement"
-
-
-@pytest.fixture
-def user(acme) -> Subject:
-    return SubjectFactory(organization=acme)
-
-
-@pytest.fixture
-def endpoint(acme) -> str:
-    enforcement_endpoint_set(organization=acme, url=ENDPOINT)
-    return ENDPOINT
-
-
-def decide_all(subject: Subject, verdicts: str, reviewer: Any) -> None:
-    """ "VNV…": one decision per letter, in order."""
-    for letter in verdicts:
-        decide(subject, V if letter == "V" else N, reviewer=reviewer)
-
-
-def actions(subject: Subject) -> list[tuple[str, str, str]]:
-    return [(a.kind, a.state, a.decided_by) for a in subject.actions.order_by("created_at", "kind")]
-
-
-def status(subject: Subject) -> str:
-    subject.refresh_from_db()
-    return subject.status
-
-
-def proposal_of(subject: Subject) -> EnforcementAction:
-    return subject.actions.get(state=ActionState.PROPOSED)
-
-
-def reach_proposal(subject: Subject, reviewer: Any) -> EnforcementAction:
-    decide_all(subject, "VVVVV", reviewer)
-    return proposal_of(subject)
 
 
 # --- automatic actions -------------------------------------------------------------------
@@ -85,7 +53,7 @@ def reach_proposal(subject: Subject, reviewer: Any) -> EnforcementAction:
 
 def test_it_warns_on_the_first_violation(user, reviewer):
     decide(user, V, "hate", "violence", reviewer=reviewer)
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     warn = user.actions.get()
     assert (warn.kind, warn.state, warn.decided_by) == ("warn", "taken", "threshold")
     assert warn.actor is None and warn.approved_by is None
@@ -96,11 +64,13 @@ def test_it_warns_on_the_first_violation(user, reviewer):
     assert warn.effective_at is not None and warn.resolved_at is not None
 
 
-def test_it_restricts_at_the_third_violation_once_the_rate_is_one_half(user, reviewer):
-    decide_all(user, "NVNVN", reviewer)
-    assert status(user) == SubjectStatus.WARNED  # 2 of 5
+def test_it_restricts_at_the_third_violation_once_the_rate_is_one_half(
+    user, reviewer, reviewer_decides
+):
+    reviewer_decides(user, "NVNVN")
+    assert status_of(user) == SubjectStatus.WARNED  # 2 of 5
     decide(user, V, reviewer=reviewer)  # 3 of 6: rate 0.5, inclusive
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     restrict = user.actions.get(kind=ActionKind.RESTRICT)
     assert restrict.decided_by == "threshold" and restrict.state == ActionState.TAKEN
     assert restrict.actor is None
@@ -109,11 +79,11 @@ def test_it_restricts_at_the_third_violation_once_the_rate_is_one_half(user, rev
     assert restrict.categories == ["violence"]
 
 
-def test_three_violations_below_a_rate_of_one_half_only_warn(user, reviewer):
-    decide_all(user, "VNVNNNV", reviewer)  # 3 of 7: rate 0.43
-    assert status(user) == SubjectStatus.WARNED
+def test_three_violations_below_a_rate_of_one_half_only_warn(user, reviewer, reviewer_decides):
+    reviewer_decides(user, "VNVNNNV")  # 3 of 7: rate 0.43
+    assert status_of(user) == SubjectStatus.WARNED
     decide(user, V, reviewer=reviewer)  # 4 of 8: rate 0.5
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     assert user.actions.get(kind=ActionKind.RESTRICT).violations == 4
 
 
@@ -121,9 +91,9 @@ def test_a_user_moves_from_active_to_warned_to_restricted_to_removal_proposed(us
     seen = []
     for _ in range(5):
         decide(user, V, reviewer=reviewer)
-        seen.append(status(user))
+        seen.append(status_of(user))
     assert seen == ["warned", "warned", "restricted", "restricted", "restricted"]
-    assert actions(user) == [
+    assert actions_of(user) == [
         ("warn", "taken", "threshold"),
         ("restrict", "taken", "threshold"),
         ("remove", "proposed", "threshold"),
@@ -138,43 +108,39 @@ def test_a_user_moves_from_active_to_warned_to_restricted_to_removal_proposed(us
     ).exists()
 
 
-def test_it_proposes_removal_only_once_the_rate_reaches_four_fifths(user, reviewer):
-    decide_all(user, "VVVVNN", reviewer)  # 4 of 6
+def test_it_proposes_removal_only_once_the_rate_reaches_four_fifths(
+    user, reviewer, reviewer_decides
+):
+    reviewer_decides(user, "VVVVNN")  # 4 of 6
     decide(user, V, reviewer=reviewer)  # 5 of 7: rate 0.71
     assert not user.actions.filter(kind=ActionKind.REMOVE).exists()
-    decide_all(user, "VVV", reviewer)  # 8 of 10: rate 0.8, inclusive
+    reviewer_decides(user, "VVV")  # 8 of 10: rate 0.8, inclusive
     assert proposal_of(user).violations == 8
 
 
 def test_a_decision_through_a_claim_counts_like_any_other(user, reviewer):
     FlaggedItemFactory(subject=user)
     item = claims.claim_next(user=reviewer)
-    decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=V,
-        categories=[PolicyCategory.objects.get(slug="fraud")],
-        note="",
-    )
-    assert status(user) == SubjectStatus.WARNED
+    decide(item, V, "fraud", reviewer=reviewer)
+    assert status_of(user) == SubjectStatus.WARNED
     assert user.actions.get().categories == ["fraud"]
 
 
-def test_no_violation_decisions_take_no_action(user, reviewer):
-    decide_all(user, "NNNN", reviewer)
-    assert status(user) == SubjectStatus.ACTIVE
+def test_no_violation_decisions_take_no_action(user, reviewer_decides):
+    reviewer_decides(user, "NNNN")
+    assert status_of(user) == SubjectStatus.ACTIVE
     assert not user.actions.exists()
 
 
 def test_an_escalation_takes_no_action(user, reviewer):
     decide(user, Verdict.ESCALATE, reviewer=reviewer)
-    assert status(user) == SubjectStatus.ACTIVE and not user.actions.exists()
+    assert status_of(user) == SubjectStatus.ACTIVE and not user.actions.exists()
 
 
-def test_automatic_actions_only_escalate(user, reviewer):
-    decide_all(user, "VVV", reviewer)
-    assert status(user) == SubjectStatus.RESTRICTED
-    decide_all(user, "NNNNNNN", reviewer)  # 3 of 10: the figures call only for a warning
+def test_automatic_actions_only_escalate(user, reviewer_decides):
+    reviewer_decides(user, "VVV")
+    assert status_of(user) == SubjectStatus.RESTRICTED
+    reviewer_decides(user, "NNNNNNN")  # 3 of 10: the figures call only for a warning
     user.refresh_from_db()
     assert (user.violations, user.reviewed) == (3, 10)
     assert user.status == SubjectStatus.RESTRICTED
@@ -186,15 +152,15 @@ def test_a_lower_status_is_never_taken_automatically(user, reviewer, senior):
         subject=user, kind=ActionKind.RESTRICT, user=senior, reason="known abuser elsewhere"
     )
     decide(user, V, reviewer=reviewer)  # the figures call for a warning
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     assert not user.actions.filter(kind=ActionKind.WARN).exists()
 
 
-def test_one_critical_violation_proposes_removal_at_once(user, reviewer):
-    decide_all(user, "NNNN", reviewer)
+def test_one_critical_violation_proposes_removal_at_once(user, reviewer, reviewer_decides):
+    reviewer_decides(user, "NNNN")
     decide(user, V, "weapons", reviewer=reviewer)  # 1 of 5
-    assert status(user) == SubjectStatus.WARNED
-    assert actions(user) == [("warn", "taken", "threshold"), ("remove", "proposed", "threshold")]
+    assert status_of(user) == SubjectStatus.WARNED
+    assert actions_of(user) == [("warn", "taken", "threshold"), ("remove", "proposed", "threshold")]
     proposal = proposal_of(user)
     assert proposal.categories == ["weapons"]
     assert "critical category" in proposal.reason
@@ -206,12 +172,12 @@ def test_a_critical_violation_proposes_nothing_when_the_rule_is_off(user, review
         organization=user.organization, rules=Rules(remove_on_critical=False), user=admin_user
     )
     decide(user, V, "child-safety", reviewer=reviewer)
-    assert actions(user) == [("warn", "taken", "threshold")]
+    assert actions_of(user) == [("warn", "taken", "threshold")]
 
 
-def test_only_one_proposal_waits_per_user(user, reviewer):
+def test_only_one_proposal_waits_per_user(user, reviewer, reviewer_decides):
     decide(user, V, "weapons", reviewer=reviewer)
-    decide_all(user, "VVVVV", reviewer)
+    reviewer_decides(user, "VVVVV")
     decide(user, V, "mass-surveillance", reviewer=reviewer)
     assert user.actions.filter(state=ActionState.PROPOSED).count() == 1
 
@@ -241,7 +207,7 @@ def test_a_senior_or_admin_approves_a_removal(user, reviewer, approver, request)
     proposal = reach_proposal(user, reviewer)
     removal_approve(action=proposal, user=who, note=" confirmed with the platform ")
     proposal.refresh_from_db()
-    assert status(user) == SubjectStatus.REMOVED
+    assert status_of(user) == SubjectStatus.REMOVED
     assert proposal.state == ActionState.TAKEN and proposal.approved_by == who
     assert proposal.review_note == "confirmed with the platform"
     assert proposal.decided_by == "threshold" and proposal.effective_at is not None
@@ -259,7 +225,7 @@ def test_a_reviewer_may_not_approve_or_reject_a_removal(user, reviewer):
         removal_reject(action=proposal, user=reviewer)
     proposal.refresh_from_db()
     assert proposal.state == ActionState.PROPOSED
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
 
 
 def test_a_senior_rejects_a_removal(user, reviewer, senior):
@@ -269,7 +235,7 @@ def test_a_senior_rejects_a_removal(user, reviewer, senior):
     assert proposal.state == ActionState.REJECTED and proposal.approved_by == senior
     assert proposal.review_note == "context: red-team account"
     assert proposal.resolved_at is not None and proposal.effective_at is None
-    assert status(user) == SubjectStatus.RESTRICTED
+    assert status_of(user) == SubjectStatus.RESTRICTED
     event = AuditEvent.objects.get(action=AuditAction.ENFORCEMENT_REJECTED)
     assert event.actor == senior and event.detail["action"] == str(proposal.pk)
 
@@ -296,7 +262,7 @@ def test_a_removal_already_decided_is_refused(user, reviewer, senior, admin_user
 def test_a_removed_user_gets_no_new_proposal(user, reviewer, senior):
     removal_approve(action=reach_proposal(user, reviewer), user=senior)
     decide(user, V, "weapons", reviewer=reviewer)
-    assert status(user) == SubjectStatus.REMOVED
+    assert status_of(user) == SubjectStatus.REMOVED
     assert not user.actions.filter(state=ActionState.PROPOSED).exists()
 
 
@@ -307,7 +273,7 @@ def test_a_senior_acts_by_hand_with_a_reason(user, senior):
     action = action_by_hand(
         subject=user, kind=ActionKind.WARN, user=senior, reason="  spam across accounts "
     )
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     assert (action.kind, action.state, action.decided_by) == ("warn", "taken", "reviewer")
     assert action.actor == senior and action.reason == "spam across accounts"
     assert AuditEvent.objects.get(action=AuditAction.ENFORCEMENT_TAKEN).actor == senior
@@ -317,7 +283,7 @@ def test_a_senior_acts_by_hand_with_a_reason(user, senior):
 def test_an_action_by_hand_needs_a_reason(user, senior, reason):
     with pytest.raises(EnforcementRefused, match="reason"):
         action_by_hand(subject=user, kind=ActionKind.RESTRICT, user=senior, reason=reason)
-    assert status(user) == SubjectStatus.ACTIVE and not user.actions.exists()
+    assert status_of(user) == SubjectStatus.ACTIVE and not user.actions.exists()
 
 
 def test_an_action_by_hand_that_changes_nothing_is_refused(user, reviewer, senior):
@@ -345,7 +311,7 @@ def test_reinstating_settles_a_waiting_removal(user, reviewer, senior):
     reinstate = action_by_hand(
         subject=user, kind=ActionKind.REINSTATE, user=senior, reason="account was compromised"
     )
-    assert status(user) == SubjectStatus.ACTIVE
+    assert status_of(user) == SubjectStatus.ACTIVE
     proposal.refresh_from_db()
     assert proposal.state == ActionState.REJECTED and proposal.approved_by == senior
     assert proposal.review_note == f"superseded by reinstate {reinstate.pk}"
@@ -357,7 +323,7 @@ def test_removing_by_hand_settles_a_waiting_removal(user, reviewer, admin_user):
     proposal = reach_proposal(user, reviewer)
     action_by_hand(subject=user, kind=ActionKind.REMOVE, user=admin_user, reason="confirmed")
     proposal.refresh_from_db()
-    assert status(user) == SubjectStatus.REMOVED and proposal.state == ActionState.REJECTED
+    assert status_of(user) == SubjectStatus.REMOVED and proposal.state == ActionState.REJECTED
     assert user.actions.filter(kind=ActionKind.REMOVE, state=ActionState.TAKEN).count() == 1
 
 
@@ -411,8 +377,8 @@ def assert_contract_payload(delivery: Delivery, action: EnforcementAction) -> No
     assert delivery.webhook_id == f"msg_{action.pk.hex}"
 
 
-def test_every_taken_action_is_audited_and_delivered(user, reviewer, senior, endpoint):
-    decide_all(user, "VNVVVVV", reviewer)  # warn, restrict, then removal proposed at 6 of 7
+def test_every_taken_action_is_audited_and_delivered(user, reviewer_decides, senior, endpoint):
+    reviewer_decides(user, "VNVVVVV")  # warn, restrict, then removal proposed at 6 of 7
     removal_approve(action=proposal_of(user), user=senior)
     action_by_hand(subject=user, kind=ActionKind.REINSTATE, user=senior, reason="appeal by mail")
     taken = list(user.actions.filter(state=ActionState.TAKEN).order_by("created_at"))
@@ -435,8 +401,10 @@ def test_every_taken_action_is_audited_and_delivered(user, reviewer, senior, end
     assert Delivery.objects.count() == 4
 
 
-def test_the_delivered_figures_are_those_at_the_moment_of_the_action(user, reviewer, endpoint):
-    decide_all(user, "NVNVNV", reviewer)  # 2 of 5, then 3 of 6: restrict at 0.5
+def test_the_delivered_figures_are_those_at_the_moment_of_the_action(
+    user, reviewer_decides, endpoint
+):
+    reviewer_decides(user, "NVNVNV")  # 2 of 5, then 3 of 6: restrict at 0.5
     restrict = user.actions.get(kind=ActionKind.RESTRICT)
     data = restrict.delivery.payload["data"]
     assert (data["violations"], data["reviewed"], data["violation_rate"]) == (3, 6, 0.5)
@@ -453,7 +421,7 @@ def test_a_proposal_or_a_rejection_is_not_delivered(user, reviewer, senior, endp
 
 def test_an_organization_without_an_endpoint_gets_no_delivery(user, reviewer):
     decide(user, V, reviewer=reviewer)
-    assert status(user) == SubjectStatus.WARNED
+    assert status_of(user) == SubjectStatus.WARNED
     assert not Delivery.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.ENFORCEMENT_TAKEN).count() == 1
 
@@ -461,17 +429,19 @@ def test_an_organization_without_an_endpoint_gets_no_delivery(user, reviewer):
 # --- new thresholds: preview, then apply ---------------------------------------------------
 
 
-def test_the_preview_counts_what_applying_then_does(acme, globex, reviewer, admin_user):
+def test_the_preview_counts_what_applying_then_does(
+    acme, globex, reviewer, reviewer_decides, admin_user
+):
     one_in_four = SubjectFactory(organization=acme)
-    decide_all(one_in_four, "VNNN", reviewer)  # warned
+    reviewer_decides(one_in_four, "VNNN")  # warned
     two_of_two = SubjectFactory(organization=acme)
-    decide_all(two_of_two, "VV", reviewer)  # warned
+    reviewer_decides(two_of_two, "VV")  # warned
     critical = SubjectFactory(organization=acme)
     decide(critical, V, "weapons", reviewer=reviewer)  # warned, removal waiting
     clean = SubjectFactory(organization=acme)
-    decide_all(clean, "NNN", reviewer)
+    reviewer_decides(clean, "NNN")
     elsewhere = SubjectFactory(organization=globex)
-    decide_all(elsewhere, "VV", reviewer)
+    reviewer_decides(elsewhere, "VV")
 
     stricter = Rules(
         restrict_violations=1, restrict_rate=0.25, remove_violations=2, remove_rate=0.9
@@ -487,19 +457,19 @@ def test_the_preview_counts_what_applying_then_does(acme, globex, reviewer, admi
     assert new.filter(state=ActionState.PROPOSED).count() == preview["proposals"]
     assert new.filter(kind=ActionKind.WARN).count() == preview["warned"]
     assert {a.subject for a in new} == {one_in_four, two_of_two, critical}
-    assert status(clean) == SubjectStatus.ACTIVE
-    assert status(elsewhere) == SubjectStatus.WARNED
+    assert status_of(clean) == SubjectStatus.ACTIVE
+    assert status_of(elsewhere) == SubjectStatus.WARNED
     # Applied once, the same rules change nobody again.
     assert thresholds_preview(organization=acme, rules=stricter)["total"] == 0
     assert thresholds_apply(organization=acme) == 0
 
 
 def test_the_global_preview_leaves_out_organizations_with_their_own(
-    acme, globex, reviewer, admin_user
+    acme, globex, reviewer_decides, admin_user
 ):
     thresholds_save(organization=acme, rules=Rules(), user=admin_user)
     for organization in (acme, globex):
-        decide_all(SubjectFactory(organization=organization), "V", reviewer)
+        reviewer_decides(SubjectFactory(organization=organization), "V")
     restrict_on_one = Rules(warn_violations=1, restrict_violations=1, restrict_rate=0.0)
     preview = thresholds_preview(organization=None, rules=restrict_on_one)
     assert preview == {"warned": 0, "restricted": 1, "proposals": 0, "total": 1}
@@ -512,18 +482,20 @@ def test_the_global_preview_leaves_out_organizations_with_their_own(
     ) == {"globex"}
 
 
-def test_the_preview_counts_a_user_the_new_rules_would_first_warn(acme, reviewer, admin_user):
+def test_the_preview_counts_a_user_the_new_rules_would_first_warn(
+    acme, reviewer_decides, admin_user
+):
     thresholds_save(
         organization=acme, rules=Rules(warn_violations=2, restrict_violations=3), user=admin_user
     )
     once = SubjectFactory(organization=acme)
-    decide_all(once, "VN", reviewer)
-    assert status(once) == SubjectStatus.ACTIVE
+    reviewer_decides(once, "VN")
+    assert status_of(once) == SubjectStatus.ACTIVE
     preview = thresholds_preview(organization=acme, rules=Rules())
     assert preview == {"warned": 1, "restricted": 0, "proposals": 0, "total": 1}
     thresholds_save(organization=acme, rules=Rules(), user=admin_user)
     assert thresholds_apply(organization=acme) == 1
-    assert actions(once) == [("warn", "taken", "threshold")]
+    assert actions_of(once) == [("warn", "taken", "threshold")]
 
 
 def test_the_preview_leaves_out_violations_allowed_by_an_exception(acme, reviewer, admin_user):
@@ -547,23 +519,27 @@ def test_the_preview_leaves_out_violations_allowed_by_an_exception(acme, reviewe
 # --- fresh starts ------------------------------------------------------------------------
 
 
-def test_a_reinstated_user_is_not_restricted_again_on_old_violations(user, reviewer, senior):
-    decide_all(user, "VVV", reviewer)
-    assert status(user) == SubjectStatus.RESTRICTED
+def test_a_reinstated_user_is_not_restricted_again_on_old_violations(
+    user, reviewer_decides, senior
+):
+    reviewer_decides(user, "VVV")
+    assert status_of(user) == SubjectStatus.RESTRICTED
     action_by_hand(subject=user, kind=ActionKind.REINSTATE, user=senior, reason="appeal by mail")
-    decide_all(user, "N", reviewer)
-    assert status(user) == SubjectStatus.ACTIVE
+    reviewer_decides(user, "N")
+    assert status_of(user) == SubjectStatus.ACTIVE
     # New violations count again, from the reinstatement on.
-    decide_all(user, "V", reviewer)
-    assert status(user) == SubjectStatus.WARNED
-    decide_all(user, "VV", reviewer)
-    assert status(user) == SubjectStatus.RESTRICTED
+    reviewer_decides(user, "V")
+    assert status_of(user) == SubjectStatus.WARNED
+    reviewer_decides(user, "VV")
+    assert status_of(user) == SubjectStatus.RESTRICTED
 
 
-def test_a_rejected_removal_is_proposed_again_only_after_a_new_violation(user, reviewer, senior):
+def test_a_rejected_removal_is_proposed_again_only_after_a_new_violation(
+    user, reviewer, reviewer_decides, senior
+):
     proposal = reach_proposal(user, reviewer)
     removal_reject(action=proposal, user=senior, note="context: a novelist")
-    decide_all(user, "N", reviewer)
+    reviewer_decides(user, "N")
     assert not user.actions.filter(state=ActionState.PROPOSED).exists()
-    decide_all(user, "V", reviewer)
+    reviewer_decides(user, "V")
     assert user.actions.filter(state=ActionState.PROPOSED).count() == 1

@@ -21,25 +21,15 @@ from moderation.services.policy import exception_grant
 from moderation.services.review import decision_overturn
 from tests.factories import (
     FlaggedItemFactory,
-    SubjectFactory,
     UserFactory,
     categories,
     decide,
-    decide_item,
+    proposal_of,
 )
 
 pytestmark = pytest.mark.django_db
 
 V, N, E = Verdict.VIOLATION, Verdict.NO_VIOLATION, Verdict.ESCALATE
-
-
-@pytest.fixture
-def user(acme):
-    return SubjectFactory(organization=acme)
-
-
-def proposal_of(subject):
-    return subject.actions.get(state=ActionState.PROPOSED)
 
 
 def test_automatic_actions_rest_on_the_counted_violations(user, reviewer, admin_user):
@@ -100,8 +90,8 @@ def test_who_decided_an_item_behind_a_proposal_may_still_reject_it(user, senior)
 def test_an_escalation_on_an_item_behind_the_proposal_counts_too(user, senior, admin_user):
     other = UserFactory(username="otto", role=Role.SENIOR)
     item = FlaggedItemFactory(subject=user, organization=user.organization)
-    decide_item(item, E, reviewer=senior, note="looks like a weapons recipe")
-    decide_item(item, V, "weapons", reviewer=admin_user)
+    decide(item, E, reviewer=senior, note="looks like a weapons recipe")
+    decide(item, V, "weapons", reviewer=admin_user)
     proposal = proposal_of(user)
     for who in (senior, admin_user):
         with pytest.raises(EnforcementRefused, match=f"#{item.pk}"):

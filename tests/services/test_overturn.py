@@ -29,20 +29,13 @@ from moderation.services.review import (
 from tests.factories import (
     FlaggedItemFactory,
     SignalFactory,
-    SubjectFactory,
     categories,
     decide,
-    decide_item,
 )
 
 pytestmark = pytest.mark.django_db
 
 V, N, E = Verdict.VIOLATION, Verdict.NO_VIOLATION, Verdict.ESCALATE
-
-
-@pytest.fixture
-def user(acme):
-    return SubjectFactory(organization=acme)
 
 
 def overturn(decision: Decision, who, verdict=N, *slugs: str, note: str = "context"):
@@ -137,7 +130,7 @@ def test_an_overturn_that_changes_nothing_is_refused(user, reviewer, senior):
 def test_only_a_decided_item_is_overturned(user, reviewer, senior):
     pending = FlaggedItemFactory(subject=user, organization=user.organization)
     escalated = FlaggedItemFactory(subject=user, organization=user.organization)
-    decide_item(escalated, E, reviewer=reviewer)
+    decide(escalated, E, reviewer=reviewer)
     for item in (pending, escalated):
         with pytest.raises(OverturnRefused, match="decided item"):
             decision_overturn(item=item, user=senior, verdict=N, categories=[], note="x")
@@ -180,7 +173,7 @@ def test_an_overturn_records_whether_the_senior_saw_critical_content(user, revie
         subject=user, organization=user.organization, queue=ReviewQueue.CRITICAL
     )
     SignalFactory(item=item, category=categories("weapons")[0])
-    first = decide_item(item, N, reviewer=reviewer)
+    first = decide(item, N, reviewer=reviewer)
     unseen = overturn(first, senior, V, "weapons")
     assert unseen.content_seen is False
     audit_record(actor=senior, action=AuditAction.CONTENT_REVEAL, item=item)

@@ -214,12 +214,6 @@ def test_the_template_filter_masks_unless_revealed_and_escapes_either_way():
 
 
 @pytest.fixture
-def rita(client, reviewer):
-    client.force_login(reviewer)
-    return client
-
-
-@pytest.fixture
 def personal(db):
     item = FlaggedItemFactory(
         prompt="Find <b>jane.doe@example.com</b>, phone +44 20 7946 0958, and hurt her",
@@ -229,8 +223,8 @@ def personal(db):
     return item
 
 
-def test_the_item_page_masks_personal_data_by_default(rita, personal):
-    page = rita.get(f"/items/{personal.pk}/").content.decode()
+def test_the_item_page_masks_personal_data_by_default(reviewer_client, personal):
+    page = reviewer_client.get(f"/items/{personal.pk}/").content.decode()
     for hidden in ("jane.doe@example.com", "7946 0958", "4111 1111"):
         assert hidden not in page
     assert "[email]" in page and "[phone]" in page and "[card]" in page
@@ -239,8 +233,10 @@ def test_the_item_page_masks_personal_data_by_default(rita, personal):
     assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
 
 
-def test_reveal_with_a_reason_shows_the_text_and_logs_who_and_why(rita, reviewer, personal):
-    response = rita.post(
+def test_reveal_with_a_reason_shows_the_text_and_logs_who_and_why(
+    reviewer_client, reviewer, personal
+):
+    response = reviewer_client.post(
         f"/items/{personal.pk}/reveal-personal-data/",
         {"reason": "  checking whether the target is a real person  "},
     )
@@ -250,15 +246,15 @@ def test_reveal_with_a_reason_shows_the_text_and_logs_who_and_why(rita, reviewer
     assert event.subject_id == personal.subject_id
     assert event.detail == {"reason": "checking whether the target is a real person"}
 
-    page = rita.get(f"/items/{personal.pk}/").content.decode()
+    page = reviewer_client.get(f"/items/{personal.pk}/").content.decode()
     assert "jane.doe@example.com" in page and "+44 20 7946 0958" in page
     assert "4111 1111 1111 1111" in page
     assert "&lt;b&gt;jane.doe@example.com&lt;/b&gt;" in page  # revealed, still escaped
     assert "Personal data is masked." not in page
 
 
-def test_reveal_by_htmx_returns_the_item_partial_unmasked(rita, personal):
-    response = rita.post(
+def test_reveal_by_htmx_returns_the_item_partial_unmasked(reviewer_client, personal):
+    response = reviewer_client.post(
         f"/items/{personal.pk}/reveal-personal-data/", {"reason": "identity check"}, headers=HTMX
     )
     assert response.status_code == 200
@@ -267,28 +263,28 @@ def test_reveal_by_htmx_returns_the_item_partial_unmasked(rita, personal):
     assert "jane.doe@example.com" in page
 
 
-def test_the_reveal_is_for_this_item_only(rita, personal):
+def test_the_reveal_is_for_this_item_only(reviewer_client, personal):
     other = FlaggedItemFactory(prompt="write to other@example.com")
-    rita.post(f"/items/{personal.pk}/reveal-personal-data/", {"reason": "check"})
-    page = rita.get(f"/items/{other.pk}/").content.decode()
+    reviewer_client.post(f"/items/{personal.pk}/reveal-personal-data/", {"reason": "check"})
+    page = reviewer_client.get(f"/items/{other.pk}/").content.decode()
     assert "other@example.com" not in page and "[email]" in page
 
 
 @pytest.mark.parametrize("data", [{}, {"reason": ""}, {"reason": "   "}])
-def test_reveal_without_a_reason_answers_422_and_logs_nothing(rita, personal, data):
+def test_reveal_without_a_reason_answers_422_and_logs_nothing(reviewer_client, personal, data):
     before = AuditEvent.objects.count()
-    response = rita.post(f"/items/{personal.pk}/reveal-personal-data/", data)
+    response = reviewer_client.post(f"/items/{personal.pk}/reveal-personal-data/", data)
     assert response.status_code == 422
     page = response.content.decode()
     assert "Say why you need to see the personal data." in page
     assert "jane.doe@example.com" not in page
     assert AuditEvent.objects.count() == before
-    page = rita.get(f"/items/{personal.pk}/").content.decode()
+    page = reviewer_client.get(f"/items/{personal.pk}/").content.decode()
     assert "jane.doe@example.com" not in page
 
 
-def test_reveal_is_post_only(rita, personal):
-    assert rita.get(f"/items/{personal.pk}/reveal-personal-data/").status_code == 405
+def test_reveal_is_post_only(reviewer_client, personal):
+    assert reviewer_client.get(f"/items/{personal.pk}/reveal-personal-data/").status_code == 405
 
 
 def test_reveal_needs_a_signed_in_user(client, personal):
@@ -297,13 +293,13 @@ def test_reveal_needs_a_signed_in_user(client, personal):
     assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
 
 
-def test_blurred_critical_content_offers_no_personal_data_reveal_until_shown(rita, db):
+def test_blurred_critical_content_offers_no_personal_data_reveal_until_shown(reviewer_client, db):
     item = FlaggedItemFactory(prompt="critical text to bob@example.com")
     SignalFactory(item=item, category=PolicyCategory.objects.get(slug="child-safety"))
-    page = rita.get(f"/items/{item.pk}/").content.decode()
+    page = reviewer_client.get(f"/items/{item.pk}/").content.decode()
     assert "bob@example.com" not in page
     assert "Show content" in page and "Personal data is masked." not in page
-    rita.post(f"/items/{item.pk}/reveal/")
-    page = rita.get(f"/items/{item.pk}/").content.decode()
+    reviewer_client.post(f"/items/{item.pk}/reveal/")
+    page = reviewer_client.get(f"/items/{item.pk}/").content.decode()
     # Shown, but the personal data in it still masked until its own reveal.
     assert "bob@example.com" not in page and "Personal data is masked." in page

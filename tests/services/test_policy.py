@@ -36,24 +36,9 @@ from moderation.services.organizations import api_key_create
 from moderation.services.policy import ExceptionRefused, audit_sampled, exception_grant
 from moderation.services.review import decision_record
 from tests.conftest import make_item
-from tests.factories import FlaggedItemFactory, SubjectFactory
+from tests.factories import HARD_LIMITS, SubjectFactory, category, decide
 
 pytestmark = pytest.mark.django_db
-
-# CONTRACT §7: no organization may be granted an exception to these.
-HARD_LIMITS = (
-    "weapons",
-    "autonomous-weapons",
-    "mass-surveillance",
-    "malicious-cyber",
-    "disinformation",
-    "censorship",
-    "child-safety",
-)
-
-
-def category(slug: str) -> PolicyCategory:
-    return PolicyCategory.objects.get(slug=slug)
 
 
 def grant(organization: Organization, slug: str = "foreign-intelligence", **dates: Any):
@@ -69,13 +54,8 @@ def grant(organization: Organization, slug: str = "foreign-intelligence", **date
 
 def violation(organization: Organization, reviewer: Any, *slugs: str) -> Decision:
     """A new item of a new user of the organization, decided a violation in these categories."""
-    subject = SubjectFactory(organization=organization)
-    return decision_record(
-        item=FlaggedItemFactory(subject=subject),
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[category(slug) for slug in slugs],
-        note="",
+    return decide(
+        SubjectFactory(organization=organization), Verdict.VIOLATION, *slugs, reviewer=reviewer
     )
 
 
@@ -272,12 +252,8 @@ def test_allowed_violations_stay_out_of_the_rate_among_counted_ones(acme, review
     grant(acme)
     subject = SubjectFactory(organization=acme)
     for slugs in (["foreign-intelligence"], ["foreign-intelligence"], ["fraud"], []):
-        decision_record(
-            item=FlaggedItemFactory(subject=subject),
-            reviewer=reviewer,
-            verdict=Verdict.VIOLATION if slugs else Verdict.NO_VIOLATION,
-            categories=[category(s) for s in slugs],
-            note="",
+        decide(
+            subject, Verdict.VIOLATION if slugs else Verdict.NO_VIOLATION, *slugs, reviewer=reviewer
         )
     subject.refresh_from_db()
     assert (subject.violations, subject.reviewed, subject.violation_rate) == (1, 4, 0.25)

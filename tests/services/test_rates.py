@@ -7,12 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from moderation.models import Decision, PolicyCategory, Subject, SubjectStatus, Thresholds, Verdict
+from moderation.models import Decision, Subject, SubjectStatus, Thresholds, Verdict
 from moderation.services import claims
 from moderation.services.rates import rates_roll_forward, subject_recount
-from moderation.services.review import decision_record
-from tests import factories
-from tests.factories import SubjectFactory
+from tests.factories import SubjectFactory, decide
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +20,6 @@ WINDOW = timedelta(days=30)
 @pytest.fixture
 def subject(acme) -> Subject:
     return SubjectFactory(organization=acme)
-
-
-def decide(
-    subject: Subject, verdict: Verdict, *slugs: str, reviewer, ago: timedelta | None = None
-) -> Decision:
-    """One item of the subject decided by the reviewer, `ago` in the past."""
-    decision = factories.decide(subject, verdict, *slugs, reviewer=reviewer)
-    if ago is not None:
-        Decision.objects.filter(pk=decision.pk).update(decided_at=timezone.now() - ago)
-    return decision
 
 
 def stored(subject: Subject) -> tuple[int, int]:
@@ -96,13 +84,7 @@ def test_an_escalation_is_not_counted(subject, reviewer, senior):
     # The senior's final decision on the escalated item counts, once.
     item = claims.claim_next(user=senior)
     assert item.subject == subject
-    decision_record(
-        item=item,
-        reviewer=senior,
-        verdict=Verdict.VIOLATION,
-        categories=[PolicyCategory.objects.get(slug="hate")],
-        note="",
-    )
+    decide(item, Verdict.VIOLATION, "hate", reviewer=senior)
     assert stored(subject) == (1, 1)
     assert Decision.objects.filter(item=item).count() == 2
 

@@ -15,7 +15,6 @@ from moderation.models import (
     FlaggedItem,
     InboundBatch,
     ItemState,
-    PolicyCategory,
     PolicySettings,
     Signal,
     Subject,
@@ -23,8 +22,7 @@ from moderation.models import (
 )
 from moderation.services.rates import subject_recount
 from moderation.services.retention import retention_erase
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory
+from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory, decide
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +30,7 @@ DAY = timedelta(days=1)
 
 
 def decided(subject: Subject, reviewer: Any, verdict: str = Verdict.VIOLATION, **fields: Any):
-    """A new item of the subject with text, a signal and a decision through the review service."""
+    """A new item of the subject with text and a signal, decided by the reviewer (`decide`)."""
     item = FlaggedItemFactory(
         subject=subject,
         prompt=fields.pop("prompt", f"prompt of {subject.pk}"),
@@ -41,15 +39,8 @@ def decided(subject: Subject, reviewer: Any, verdict: str = Verdict.VIOLATION, *
         **fields,
     )
     SignalFactory(item=item, score=0.77)
-    decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=Verdict(verdict),
-        categories=(
-            [PolicyCategory.objects.get(slug="fraud")] if verdict == Verdict.VIOLATION else []
-        ),
-        note={Verdict.VIOLATION: "scam script", Verdict.ESCALATE: "unsure"}.get(verdict, ""),
-    )
+    note = "scam script" if verdict == Verdict.VIOLATION else ""
+    decide(item, verdict, "fraud", reviewer=reviewer, note=note)
     item.refresh_from_db()
     return item
 

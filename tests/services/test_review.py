@@ -14,19 +14,14 @@ from moderation.models import (
     Decision,
     FlaggedItem,
     ItemState,
-    PolicyCategory,
     ReviewQueue,
     Verdict,
 )
 from moderation.services import claims
 from moderation.services.review import ClaimConflict, DecisionInvalid, decision_record
-from tests.factories import FlaggedItemFactory
+from tests.factories import FlaggedItemFactory, category
 
 pytestmark = pytest.mark.django_db
-
-
-def category(slug: str) -> PolicyCategory:
-    return PolicyCategory.objects.get(slug=slug)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from moderation.services import claims
 from moderation.services.ingest import batch_process
 from moderation.services.review import ClaimConflict, decision_record
 from moderation.services.subject_rights import subject_erase, subject_export, subject_resolve
-from tests.factories import FlaggedItemFactory, SignalFactory
+from tests.factories import FlaggedItemFactory, SignalFactory, decide
 from tests.privacy import ALICE_TEXTS, BOB_TEXTS, OTHER_USER_ID, USER_ID, Record, record_of_alice
 
 pytestmark = pytest.mark.django_db
@@ -243,9 +243,7 @@ def waiting(record, reviewer, senior) -> dict[str, FlaggedItem]:
     for item in (pending, claimed, escalated):
         SignalFactory(item=item)
     claims.claim_hand(item=claimed, user=reviewer)
-    decision_record(
-        item=escalated, reviewer=reviewer, verdict=Verdict.ESCALATE, categories=[], note="unsure"
-    )
+    decide(escalated, Verdict.ESCALATE, reviewer=reviewer, note="unsure")
     bobs = FlaggedItemFactory(subject=record.other, prompt="BOB-WAITING")
     return {"pending": pending, "claimed": claimed, "escalated": escalated, "bob": bobs}
 

@@ -13,7 +13,7 @@ from tests.factories import (
     SignalFactory,
     SubjectFactory,
     categories,
-    decide_item,
+    decide,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +35,14 @@ def band(classifier: str = "hate-v1"):
 
 
 def test_the_export_carries_the_overturning_verdict(flagged, reviewer, senior):
-    decide_item(flagged, V, "hate", reviewer=reviewer)
+    decide(flagged, V, "hate", reviewer=reviewer)
     decision_overturn(item=flagged, user=senior, verdict=N, categories=[], note="reclaimed slur")
     (row,) = list(training_rows())
     assert (row["verdict"], row["violation"], row["categories"]) == ("no_violation", False, [])
 
 
 def test_an_undone_decision_leaves_the_export_and_the_report(flagged, reviewer):
-    decision = decide_item(flagged, V, "hate", reviewer=reviewer)
+    decision = decide(flagged, V, "hate", reviewer=reviewer)
     assert band() == (1, 1, 1)
     decision_undo(decision=decision, user=reviewer)
     assert list(training_rows()) == []
@@ -50,7 +50,7 @@ def test_an_undone_decision_leaves_the_export_and_the_report(flagged, reviewer):
 
 
 def test_the_report_confirms_only_by_the_final_decision(flagged, reviewer, senior):
-    decide_item(flagged, V, "hate", reviewer=reviewer)
+    decide(flagged, V, "hate", reviewer=reviewer)
     decision_overturn(item=flagged, user=senior, verdict=N, categories=[], note="no")
     assert band() == (1, 1, 0)
     decision_overturn(

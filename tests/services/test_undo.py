@@ -29,23 +29,18 @@ from moderation.services.review import (
     decision_undoable,
     undoable_decision,
 )
-from tests.factories import FlaggedItemFactory, SubjectFactory, UserFactory, decide_item
+from tests.factories import FlaggedItemFactory, UserFactory, decide
 
 pytestmark = pytest.mark.django_db
 
 V, N, E = Verdict.VIOLATION, Verdict.NO_VIOLATION, Verdict.ESCALATE
 
 
-@pytest.fixture
-def user(acme):
-    return SubjectFactory(organization=acme)
-
-
 def held_and_decided(user, reviewer, verdict=V, *slugs, queue=ReviewQueue.STANDARD):
     """An item of the user claimed by the reviewer and decided by them."""
     item = FlaggedItemFactory(subject=user, organization=user.organization, queue=queue)
     assert claims.claim_next(user=reviewer) == item
-    return item, decide_item(item, verdict, *slugs, reviewer=reviewer)
+    return item, decide(item, verdict, *slugs, reviewer=reviewer)
 
 
 def test_it_gives_the_item_back_undecided_to_its_reviewer(user, reviewer):
@@ -92,7 +87,7 @@ def test_the_figures_and_the_warning_follow_the_undo(user, reviewer):
 def test_the_item_is_decided_afresh_after_an_undo(user, reviewer):
     item, first = held_and_decided(user, reviewer, V)
     decision_undo(decision=first, user=reviewer)
-    second = decide_item(item, N, reviewer=reviewer)
+    second = decide(item, N, reviewer=reviewer)
     item.refresh_from_db()
     assert item.state == ItemState.DECIDED and item.decided_at == second.decided_at
     assert list(Decision.objects.final().filter(item=item)) == [second]
@@ -172,7 +167,7 @@ def test_an_escalation_a_senior_took_up_stands(user, reviewer, senior):
         decision_undo(decision=escalation, user=reviewer)
     item.refresh_from_db()
     assert item.claimed_by == senior
-    decide_item(item, N, reviewer=senior)
+    decide(item, N, reviewer=senior)
     with pytest.raises(UndoRefused, match="Someone else has acted"):
         decision_undo(decision=escalation, user=reviewer)
 
@@ -182,7 +177,7 @@ def test_a_senior_undoes_a_decision_on_an_escalated_item_back_to_the_seniors(
 ):
     item, escalation = held_and_decided(user, reviewer, E)
     assert claims.claim_next(user=senior) == item
-    decision = decide_item(item, V, "hate", reviewer=senior)
+    decision = decide(item, V, "hate", reviewer=senior)
     assert decision.from_queue == ReviewQueue.ESCALATED
     decision_undo(decision=decision, user=senior)
     item.refresh_from_db()
@@ -214,7 +209,7 @@ def test_the_page_offers_to_undo_the_latest_decision_only(user, reviewer):
     decision_undo(decision=second, user=reviewer)
     # Undo takes back the last decision, not the one before.
     assert undoable_decision(user=reviewer) is None
-    third = decide_item(item, V, reviewer=reviewer)
+    third = decide(item, V, reviewer=reviewer)
     assert undoable_decision(user=reviewer) == third
     later = third.decided_at + timedelta(seconds=301)
     assert undoable_decision(user=reviewer, now=later) is None

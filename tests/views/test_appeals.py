@@ -44,9 +44,9 @@ def decide_url(appeal: Appeal) -> str:
 
 
 @pytest.fixture
-def restricted(acme: Any, decide: Any) -> EnforcementAction:
+def restricted(acme: Any, reviewer_decides: Any) -> EnforcementAction:
     """Three violations of three: restricted automatically, by no one."""
-    subject = decide(SubjectFactory(organization=acme), violations=3)
+    subject = reviewer_decides(SubjectFactory(organization=acme), "VVV", "fraud")
     assert subject.status == SubjectStatus.RESTRICTED
     return subject.actions.get(kind=ActionKind.RESTRICT)
 
@@ -183,9 +183,9 @@ def test_the_senior_who_took_the_action_does_not_decide_its_appeal(
 
 
 def test_the_senior_who_approved_a_removal_does_not_decide_its_appeal(
-    client, senior, other_senior, acme, decide
+    client, senior, other_senior, acme, reviewer_decides
 ):
-    subject = decide(SubjectFactory(organization=acme), violations=1, category="weapons")
+    subject = reviewer_decides(SubjectFactory(organization=acme), "V", "weapons")
     proposal = subject.actions.get(state=ActionState.PROPOSED)
     removal = enforcement.removal_approve(action=proposal, user=senior)
     appeal = appeal_of(removal, message="It was a history essay.")

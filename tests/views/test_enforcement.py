@@ -20,8 +20,7 @@ from moderation.models import (
 )
 from moderation.services import deliveries, enforcement
 from moderation.services.organizations import enforcement_endpoint_set
-from tests.factories import SubjectFactory
-from tests.factories import decide as decide_item
+from tests.factories import SubjectFactory, decide
 from tests.processes import free_port
 from tests.webhooks import Receiver, receiving
 
@@ -31,9 +30,9 @@ PLATFORM_URL = "https://platform.example/enforcement"
 
 
 @pytest.fixture
-def proposal(acme: Any, decide: Any) -> EnforcementAction:
+def proposal(acme: Any, reviewer_decides: Any) -> EnforcementAction:
     """One violation in a critical category: warned at once, and removal proposed."""
-    subject = decide(SubjectFactory(organization=acme), violations=1, category="weapons")
+    subject = reviewer_decides(SubjectFactory(organization=acme), "V", "weapons")
     assert subject.status == SubjectStatus.WARNED
     return subject.actions.get(state=ActionState.PROPOSED)
 
@@ -210,7 +209,7 @@ def test_reject_needs_no_confirmation(client, senior, proposal):
 def decided_by_sam(acme: Any, senior: Any) -> EnforcementAction:
     """Sam (a senior) decided the critical violation the removal proposal rests on."""
     subject = SubjectFactory(organization=acme)
-    decision = decide_item(subject, "violation", "weapons", reviewer=senior)
+    decision = decide(subject, "violation", "weapons", reviewer=senior)
     proposal = subject.actions.get(state=ActionState.PROPOSED)
     assert list(proposal.basis.all()) == [decision]
     return proposal
@@ -290,9 +289,9 @@ def test_withdrawn_proposals_show_in_the_history_with_their_reason(
 
 
 def test_approved_and_rejected_proposals_show_in_the_history(
-    client, senior, admin_user, acme, decide, proposal
+    client, senior, admin_user, acme, reviewer_decides, proposal
 ):
-    other = decide(SubjectFactory(organization=acme), violations=1, category="weapons")
+    other = reviewer_decides(SubjectFactory(organization=acme), "V", "weapons")
     rejected = other.actions.get(state=ActionState.PROPOSED)
     enforcement.removal_approve(action=proposal, user=senior, note="confirmed")
     enforcement.removal_reject(action=rejected, user=admin_user, note="a quote from a novel")

@@ -14,31 +14,21 @@ from moderation.models import (
     AuditAction,
     AuditEvent,
     ItemState,
-    PolicyCategory,
     PolicyException,
     PolicySettings,
     Verdict,
 )
 from moderation.services import policy
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory
+from tests.factories import (
+    FlaggedItemFactory,
+    SignalFactory,
+    SubjectFactory,
+    category,
+    decide,
+    signed_in,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def category(slug: str) -> PolicyCategory:
-    return PolicyCategory.objects.get(slug=slug)
-
-
-@pytest.fixture
-def ada(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-def signed_in(client: Any, user: Any) -> Any:
-    client.force_login(user)
-    return client
 
 
 def page_of(response: Any) -> str:
@@ -111,9 +101,11 @@ def test_a_senior_cannot_revoke(client, senior, acme):
     assert exception.revoked_at is None
 
 
-def test_the_policy_page_shows_exceptions_hard_limits_and_values(ada, acme, globex, admin_user):
+def test_the_policy_page_shows_exceptions_hard_limits_and_values(
+    admin_client, acme, globex, admin_user
+):
     grant(acme, approved_by=admin_user)
-    page = page_of(ada.get("/settings/policy/"))
+    page = page_of(admin_client.get("/settings/policy/"))
     assert "Policy exceptions and privacy settings" in page
     for hard_limit in ("weapons", "child safety", "censorship", "mass domestic surveillance"):
         assert hard_limit in page
@@ -127,15 +119,15 @@ def test_the_policy_page_shows_exceptions_hard_limits_and_values(ada, acme, glob
 @pytest.mark.parametrize(
     "url", ["/settings/policy/exceptions/", "/settings/policy/values/", "/privacy/erase/"]
 )
-def test_the_admin_forms_are_post_only(ada, url):
-    assert ada.get(url).status_code == 405
+def test_the_admin_forms_are_post_only(admin_client, url):
+    assert admin_client.get(url).status_code == 405
 
 
 # --- Granting and revoking -------------------------------------------------------------------
 
 
-def test_an_admin_grants_an_exception_with_the_form(ada, acme, admin_user):
-    response = ada.post("/settings/policy/exceptions/", grant_form(), follow=True)
+def test_an_admin_grants_an_exception_with_the_form(admin_client, acme, admin_user):
+    response = admin_client.post("/settings/policy/exceptions/", grant_form(), follow=True)
     page = page_of(response)
     assert (
         '<p class="message message-success" role="status">'
@@ -150,8 +142,10 @@ def test_an_admin_grants_an_exception_with_the_form(ada, acme, admin_user):
 
 
 @pytest.mark.parametrize("slug", ["weapons", "child-safety", "malicious-cyber"])
-def test_the_form_refuses_a_hard_limit_with_a_message_and_stores_nothing(ada, acme, slug):
-    response = ada.post("/settings/policy/exceptions/", grant_form(category=slug), follow=True)
+def test_the_form_refuses_a_hard_limit_with_a_message_and_stores_nothing(admin_client, acme, slug):
+    response = admin_client.post(
+        "/settings/policy/exceptions/", grant_form(category=slug), follow=True
+    )
     page = page_of(response)
     assert "Not granted:" in page and "is a hard limit of the usage policy" in page
     # A refusal looks and reads as an error, not as news.
@@ -174,15 +168,17 @@ def test_the_form_refuses_a_hard_limit_with_a_message_and_stores_nothing(ada, ac
         ({"reference": "  "}, "needs its scope and its contract reference"),
     ],
 )
-def test_the_form_refuses_what_makes_no_sense(ada, acme, overrides, message):
-    page = page_of(ada.post("/settings/policy/exceptions/", grant_form(**overrides), follow=True))
+def test_the_form_refuses_what_makes_no_sense(admin_client, acme, overrides, message):
+    page = page_of(
+        admin_client.post("/settings/policy/exceptions/", grant_form(**overrides), follow=True)
+    )
     assert "Not granted:" in page and message in page
     assert not PolicyException.objects.exists()
 
 
-def test_an_admin_revokes_an_exception(ada, acme, admin_user, reviewer):
+def test_an_admin_revokes_an_exception(admin_client, acme, admin_user, reviewer):
     exception = grant(acme)
-    response = ada.post(
+    response = admin_client.post(
         f"/settings/policy/exceptions/{exception.pk}/revoke/", {"confirmed": "1"}, follow=True
     )
     page = page_of(response)
@@ -192,30 +188,28 @@ def test_an_admin_revokes_an_exception(ada, acme, admin_user, reviewer):
     event = AuditEvent.objects.get(action=AuditAction.EXCEPTION_REVOKE)
     assert event.actor == admin_user
     # It no longer applies to decisions.
-    decision = decision_record(
-        item=FlaggedItemFactory(subject=SubjectFactory(organization=acme)),
+    decision = decide(
+        SubjectFactory(organization=acme),
+        Verdict.VIOLATION,
+        "foreign-intelligence",
         reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[category("foreign-intelligence")],
-        note="",
     )
     assert decision.allowed_by is None
     # A revoked exception cannot be revoked again.
     for confirmed in ("", "1"):
         url = f"/settings/policy/exceptions/{exception.pk}/revoke/"
-        assert ada.post(url, {"confirmed": confirmed}).status_code == 404
+        assert admin_client.post(url, {"confirmed": confirmed}).status_code == 404
 
 
-def test_revoking_first_asks_for_confirmation_and_changes_nothing(ada, acme, reviewer):
+def test_revoking_first_asks_for_confirmation_and_changes_nothing(admin_client, acme, reviewer):
     exception = grant(acme)
-    decision_record(
-        item=FlaggedItemFactory(subject=SubjectFactory(organization=acme)),
+    decide(
+        SubjectFactory(organization=acme),
+        Verdict.VIOLATION,
+        "foreign-intelligence",
         reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[category("foreign-intelligence")],
-        note="",
     )
-    response = ada.post(f"/settings/policy/exceptions/{exception.pk}/revoke/")
+    response = admin_client.post(f"/settings/policy/exceptions/{exception.pk}/revoke/")
     page = page_of(response)
     assert "Revoke this exception?" in page
     assert "<strong>ends now</strong>" in page and "CTR-2026-017" in page
@@ -227,27 +221,27 @@ def test_revoking_first_asks_for_confirmation_and_changes_nothing(ada, acme, rev
     assert exception.revoked_at is None
     assert not AuditEvent.objects.filter(action=AuditAction.EXCEPTION_REVOKE).exists()
 
-    ada.post(f"/settings/policy/exceptions/{exception.pk}/revoke/", {"confirmed": "1"})
+    admin_client.post(f"/settings/policy/exceptions/{exception.pk}/revoke/", {"confirmed": "1"})
     exception.refresh_from_db()
     assert exception.revoked_at is not None
 
 
-def test_the_page_tells_expired_and_future_exceptions_apart(ada, acme):
+def test_the_page_tells_expired_and_future_exceptions_apart(admin_client, acme):
     now = timezone.now()
     grant(acme, "fraud", valid_from=now + timedelta(days=3), valid_until=now + timedelta(days=9))
     expired = grant(acme, "hate", reference="CTR-OLD")
     PolicyException.objects.filter(pk=expired.pk).update(
         valid_from=now - timedelta(days=9), valid_until=now - timedelta(days=1)
     )
-    page = page_of(ada.get("/settings/policy/"))
+    page = page_of(admin_client.get("/settings/policy/"))
     assert "Not yet" in page and "Expired" in page and "CTR-OLD" in page
 
 
 # --- Sampling and retention ------------------------------------------------------------------
 
 
-def test_an_admin_saves_the_sample_and_the_retention_and_it_is_audited(ada, admin_user):
-    response = ada.post(
+def test_an_admin_saves_the_sample_and_the_retention_and_it_is_audited(admin_client, admin_user):
+    response = admin_client.post(
         "/settings/policy/values/",
         {"audit_sample_percent": "2.5", "retention_days": "30"},
         follow=True,
@@ -279,8 +273,8 @@ def test_an_admin_saves_the_sample_and_the_retention_and_it_is_audited(ada, admi
         ("5", "2.5"),
     ],
 )
-def test_invalid_values_are_refused_and_nothing_changes(ada, sample, days):
-    response = ada.post(
+def test_invalid_values_are_refused_and_nothing_changes(admin_client, sample, days):
+    response = admin_client.post(
         "/settings/policy/values/",
         {"audit_sample_percent": sample, "retention_days": days},
         follow=True,

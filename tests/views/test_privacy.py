@@ -13,29 +13,18 @@ from moderation.models import (
     AuditEvent,
     FlaggedItem,
     ItemState,
-    PolicyCategory,
     Verdict,
 )
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory
+from tests.factories import (
+    FlaggedItemFactory,
+    SignalFactory,
+    SubjectFactory,
+    decide,
+    signed_in,
+)
 from tests.privacy import ALICE_TEXTS, USER_ID, record_of_alice
 
 pytestmark = pytest.mark.django_db
-
-
-def category(slug: str) -> PolicyCategory:
-    return PolicyCategory.objects.get(slug=slug)
-
-
-@pytest.fixture
-def ada(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-def signed_in(client: Any, user: Any) -> Any:
-    client.force_login(user)
-    return client
 
 
 def page_of(response: Any) -> str:
@@ -51,8 +40,8 @@ def record(acme, reviewer, senior):
     return record_of_alice(acme, reviewer, senior)
 
 
-def test_the_privacy_page_offers_export_erase_and_training_data(ada, acme):
-    page = page_of(ada.get("/privacy/"))
+def test_the_privacy_page_offers_export_erase_and_training_data(admin_client, acme):
+    page = page_of(admin_client.get("/privacy/"))
     for text in (
         "Privacy requests",
         "Export as JSON",
@@ -64,8 +53,10 @@ def test_the_privacy_page_offers_export_erase_and_training_data(ada, acme):
         assert text in page, text
 
 
-def test_export_by_raw_id_returns_a_json_attachment_and_is_audited(ada, admin_user, record):
-    response = ada.post(
+def test_export_by_raw_id_returns_a_json_attachment_and_is_audited(
+    admin_client, admin_user, record
+):
+    response = admin_client.post(
         "/privacy/export/", {"organization": "acme", "kind": "id", "user": f" {USER_ID} "}
     )
     assert response.status_code == 200
@@ -83,8 +74,8 @@ def test_export_by_raw_id_returns_a_json_attachment_and_is_audited(ada, admin_us
     assert USER_ID not in json.dumps(event.detail)
 
 
-def test_export_by_hash(ada, record):
-    response = ada.post(
+def test_export_by_hash(admin_client, record):
+    response = admin_client.post(
         "/privacy/export/",
         {"organization": "acme", "kind": "hash", "user": record.subject.user_id_hash},
     )
@@ -100,15 +91,15 @@ def test_export_by_hash(ada, record):
         ({"organization": "acme", "kind": "id", "user": "  "}, "Choose the organization"),
     ],
 )
-def test_export_of_no_one_says_why_and_logs_nothing(ada, record, data, message):
-    response = ada.post("/privacy/export/", data, follow=True)
+def test_export_of_no_one_says_why_and_logs_nothing(admin_client, record, data, message):
+    response = admin_client.post("/privacy/export/", data, follow=True)
     assert message in page_of(response)
     assert not AuditEvent.objects.filter(action=AuditAction.SUBJECT_EXPORT).exists()
 
 
 @pytest.mark.parametrize("confirm", ["", "yes", "Erase", "erase "])
-def test_erasure_needs_the_typed_confirmation(ada, record, confirm):
-    response = ada.post(
+def test_erasure_needs_the_typed_confirmation(admin_client, record, confirm):
+    response = admin_client.post(
         "/privacy/erase/",
         {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": confirm},
         follow=True,
@@ -118,8 +109,8 @@ def test_erasure_needs_the_typed_confirmation(ada, record, confirm):
     assert not AuditEvent.objects.filter(action=AuditAction.SUBJECT_ERASE).exists()
 
 
-def test_erasure_with_the_confirmation_erases_and_is_audited(ada, admin_user, record):
-    response = ada.post(
+def test_erasure_with_the_confirmation_erases_and_is_audited(admin_client, admin_user, record):
+    response = admin_client.post(
         "/privacy/erase/",
         {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": "erase"},
         follow=True,
@@ -134,9 +125,11 @@ def test_erasure_with_the_confirmation_erases_and_is_audited(ada, admin_user, re
     assert event.detail["via"] == "app"
 
 
-def test_erasure_on_the_page_takes_the_users_waiting_items_out_of_the_queue(ada, record, reviewer):
+def test_erasure_on_the_page_takes_the_users_waiting_items_out_of_the_queue(
+    admin_client, record, reviewer
+):
     waiting = FlaggedItemFactory(subject=record.subject, prompt="ALICE-WAITING")
-    response = ada.post(
+    response = admin_client.post(
         "/privacy/erase/",
         {"organization": "acme", "kind": "id", "user": USER_ID, "confirm": "erase"},
         follow=True,
@@ -145,27 +138,23 @@ def test_erasure_on_the_page_takes_the_users_waiting_items_out_of_the_queue(ada,
     waiting.refresh_from_db()
     assert waiting.state == ItemState.ERASED
     # The queue page counts only Bob's item now.
-    queue = signed_in(ada, reviewer).get("/queue/")
+    queue = signed_in(admin_client, reviewer).get("/queue/")
     assert sum(q["pending"] for q in queue.context["summaries"]) == 1
 
 
 # --- /exports/training.jsonl -----------------------------------------------------------------
 
 
-def test_the_training_export_streams_json_lines_and_is_audited(ada, admin_user, acme, reviewer):
+def test_the_training_export_streams_json_lines_and_is_audited(
+    admin_client, admin_user, acme, reviewer
+):
     item = FlaggedItemFactory(
         subject=SubjectFactory(organization=acme), prompt="Mail me at bob@example.com"
     )
     SignalFactory(item=item, score=0.66)
-    decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[category("harassment")],
-        note="",
-    )
+    decide(item, Verdict.VIOLATION, "harassment", reviewer=reviewer)
     FlaggedItemFactory(subject=item.subject, prompt="not decided yet")
-    response = ada.get("/exports/training.jsonl")
+    response = admin_client.get("/exports/training.jsonl")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-ndjson"
     assert 'filename="modqueue-training.jsonl"' in response["Content-Disposition"]

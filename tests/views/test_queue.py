@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.models import ItemState, PolicyCategory, ReviewQueue
-from tests.factories import FlaggedItemFactory, SignalFactory, UserFactory
+from tests.factories import FlaggedItemFactory, SignalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +49,9 @@ def test_review_next_on_an_empty_queue_says_so(client, reviewer):
     assert "Queue empty" in response.content.decode()
 
 
-def test_a_user_without_a_role_is_refused(client):
-    nobody = UserFactory(username="nobody")
-    nobody.groups.clear()
-    client.force_login(nobody)
-    assert client.get("/queue/").status_code == 403
-    assert client.post("/queue/next/").status_code == 403
+def test_a_user_without_a_role_is_refused(roleless_client):
+    assert roleless_client.get("/queue/").status_code == 403
+    assert roleless_client.post("/queue/next/").status_code == 403
 
 
 def test_review_next_claims_in_few_queries(client, reviewer, django_assert_num_queries):

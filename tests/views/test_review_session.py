@@ -21,25 +21,13 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def rita(client, reviewer):
-    client.force_login(reviewer)
-    return client
-
-
-@pytest.fixture
-def sam(client, senior):
-    client.force_login(senior)
-    return client
-
-
 def review_next(client, queue: str = "") -> int:
     response = client.post("/queue/next/", {"queue": queue} if queue else {})
     assert response.status_code == 302 and response["Location"].startswith("/items/")
     return int(response["Location"].split("/")[2])
 
 
-def decide(client, pk: int, verdict: str = "no_violation", **data) -> object:
+def post_verdict(client, pk: int, verdict: str = "no_violation", **data) -> object:
     return client.post(f"/items/{pk}/decide/", {"verdict": verdict, **data}, headers=HTMX)
 
 
@@ -51,52 +39,54 @@ def shown(response) -> int | None:
     return int(response["HX-Push-Url"].split("/")[2])
 
 
-def test_on_all_queues_the_next_item_comes_from_any_queue_not_the_decided_ones(rita):
+def test_on_all_queues_the_next_item_comes_from_any_queue_not_the_decided_ones(reviewer_client):
     critical = FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=4000)
     standard = FlaggedItemFactory(queue=ReviewQueue.STANDARD, priority=10)
     audit = FlaggedItemFactory(queue=ReviewQueue.AUDIT, priority=5)
-    assert review_next(rita) == critical.pk
-    assert shown(decide(rita, critical.pk)) == standard.pk
-    assert shown(decide(rita, standard.pk)) == audit.pk
-    assert shown(decide(rita, audit.pk)) is None
+    assert review_next(reviewer_client) == critical.pk
+    assert shown(post_verdict(reviewer_client, critical.pk)) == standard.pk
+    assert shown(post_verdict(reviewer_client, standard.pk)) == audit.pk
+    assert shown(post_verdict(reviewer_client, audit.pk)) is None
 
 
-def test_a_plain_post_moves_on_within_the_chosen_queues_too(rita):
+def test_a_plain_post_moves_on_within_the_chosen_queues_too(reviewer_client):
     critical = FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=4000)
     standard = FlaggedItemFactory(queue=ReviewQueue.STANDARD, priority=10)
-    review_next(rita)
-    response = rita.post(f"/items/{critical.pk}/decide/", {"verdict": "no_violation"})
+    review_next(reviewer_client)
+    response = reviewer_client.post(f"/items/{critical.pk}/decide/", {"verdict": "no_violation"})
     assert response["Location"] == f"/items/{standard.pk}/"
 
 
-def test_a_reviewer_who_chose_one_queue_stays_in_it(rita):
+def test_a_reviewer_who_chose_one_queue_stays_in_it(reviewer_client):
     FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=4000)
     first = FlaggedItemFactory(queue=ReviewQueue.STANDARD, priority=20)
     second = FlaggedItemFactory(queue=ReviewQueue.STANDARD, priority=10)
-    assert review_next(rita, "standard") == first.pk
-    assert shown(decide(rita, first.pk)) == second.pk
-    response = decide(rita, second.pk)
+    assert review_next(reviewer_client, "standard") == first.pk
+    assert shown(post_verdict(reviewer_client, first.pk)) == second.pk
+    response = post_verdict(reviewer_client, second.pk)
     assert shown(response) is None
     # The empty partial's "Review next" keeps to the same queue.
     assert 'name="queue" value="standard"' in response.content.decode()
 
 
-def test_a_senior_working_the_escalated_queue_stays_in_it(sam, reviewer):
+def test_a_senior_working_the_escalated_queue_stays_in_it(senior_client, reviewer):
     FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=4000)
     first = FlaggedItemFactory(queue=ReviewQueue.ESCALATED, state=ItemState.ESCALATED, priority=2)
     second = FlaggedItemFactory(queue=ReviewQueue.ESCALATED, state=ItemState.ESCALATED, priority=1)
-    assert review_next(sam, "escalated") == first.pk
-    assert shown(decide(sam, first.pk)) == second.pk
-    assert shown(decide(sam, second.pk, "skip")) == second.pk, "nothing else waits there"
+    assert review_next(senior_client, "escalated") == first.pk
+    assert shown(post_verdict(senior_client, first.pk)) == second.pk
+    assert shown(post_verdict(senior_client, second.pk, "skip")) == second.pk, (
+        "nothing else waits there"
+    )
 
 
-def test_skipping_everything_never_ends_in_a_false_queue_empty(rita):
+def test_skipping_everything_never_ends_in_a_false_queue_empty(reviewer_client):
     items = [FlaggedItemFactory(priority=p) for p in (30, 20, 10)]
-    pk = review_next(rita)
+    pk = review_next(reviewer_client)
     seen = []
     for _ in range(7):
         seen.append(pk)
-        response = decide(rita, pk, "skip")
+        response = post_verdict(reviewer_client, pk, "skip")
         following = shown(response)
         assert following is not None, "items still wait"
         assert following != pk, "never the item just skipped while others wait"
@@ -107,42 +97,47 @@ def test_skipping_everything_never_ends_in_a_false_queue_empty(rita):
     assert "You skipped this item earlier" in response.content.decode()
 
 
-def test_an_item_opened_by_its_link_after_a_skip_is_not_said_to_be_offered_again(rita):
+def test_an_item_opened_by_its_link_after_a_skip_is_not_said_to_be_offered_again(reviewer_client):
     skipped, other = FlaggedItemFactory(priority=9), FlaggedItemFactory(priority=1)
-    review_next(rita)
-    decide(rita, skipped.pk, "skip")
-    decide(rita, other.pk, "skip")
-    assert "You skipped this item earlier" not in rita.get(f"/items/{other.pk}/").content.decode()
+    review_next(reviewer_client)
+    post_verdict(reviewer_client, skipped.pk, "skip")
+    post_verdict(reviewer_client, other.pk, "skip")
+    assert (
+        "You skipped this item earlier"
+        not in reviewer_client.get(f"/items/{other.pk}/").content.decode()
+    )
 
 
-def test_queue_empty_is_true_when_nothing_waits_in_the_chosen_queues(rita):
+def test_queue_empty_is_true_when_nothing_waits_in_the_chosen_queues(reviewer_client):
     only = FlaggedItemFactory(queue=ReviewQueue.STANDARD)
-    review_next(rita, "standard")
-    assert shown(decide(rita, only.pk)) is None
+    review_next(reviewer_client, "standard")
+    assert shown(post_verdict(reviewer_client, only.pk)) is None
     assert not FlaggedItem.objects.filter(state__in=[ItemState.PENDING]).exists()
 
 
-def test_review_next_on_a_filtered_queue_opens_the_held_item_and_records_no_skip(rita, reviewer):
+def test_review_next_on_a_filtered_queue_opens_the_held_item_and_records_no_skip(
+    reviewer_client, reviewer
+):
     held = FlaggedItemFactory(queue=ReviewQueue.STANDARD)
     FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=4000)
-    assert review_next(rita, "standard") == held.pk
-    page = rita.get("/queue/?queue=critical").content.decode()
+    assert review_next(reviewer_client, "standard") == held.pk
+    page = reviewer_client.get("/queue/?queue=critical").content.decode()
     assert f"You hold item #{held.pk}" in page
-    assert review_next(rita, "critical") == held.pk
+    assert review_next(reviewer_client, "critical") == held.pk
     held.refresh_from_db()
     assert held.claimed_by == reviewer
     assert not AuditEvent.objects.filter(action=AuditAction.ITEM_SKIP).exists()
 
 
-def test_a_decision_on_an_item_opened_from_the_list_moves_on_in_the_chosen_queue(rita):
+def test_a_decision_on_an_item_opened_from_the_list_moves_on_in_the_chosen_queue(reviewer_client):
     chosen = FlaggedItemFactory(queue=ReviewQueue.STANDARD, priority=1)
     opened = FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=5)
     FlaggedItemFactory(queue=ReviewQueue.CRITICAL, priority=9)
-    review_next(rita, "standard")
+    review_next(reviewer_client, "standard")
     # The reviewer gives back what they hold by deciding it, then opens a critical item by
     # its link and decides it: the next one is still from the queue they chose.
-    decide(rita, chosen.pk)
+    post_verdict(reviewer_client, chosen.pk)
     later = FlaggedItemFactory(queue=ReviewQueue.STANDARD, priority=0)
     violence = PolicyCategory.objects.get(slug="violence")
-    response = decide(rita, opened.pk, "violation", categories=[violence.pk])
+    response = post_verdict(reviewer_client, opened.pk, "violation", categories=[violence.pk])
     assert shown(response) == later.pk

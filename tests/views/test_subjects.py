@@ -13,14 +13,12 @@ from moderation.models import (
     AuditEvent,
     Delivery,
     EnforcementAction,
-    PolicyCategory,
     SubjectStatus,
     Verdict,
 )
 from moderation.services import claims
 from moderation.services.organizations import enforcement_endpoint_set
-from moderation.services.review import decision_record
-from tests.factories import FlaggedItemFactory, SubjectFactory
+from tests.factories import FlaggedItemFactory, SubjectFactory, decide
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +27,7 @@ def test_it_shows_status_counts_and_history(client, reviewer):
     subject = SubjectFactory(violations=2, reviewed=4)
     item = FlaggedItemFactory(subject=subject, organization=subject.organization)
     claims.claim_next(user=reviewer)
-    decision_record(
-        item=item,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[PolicyCategory.objects.get(slug="fraud")],
-        note="phishing kit",
-    )
+    decide(item, Verdict.VIOLATION, "fraud", reviewer=reviewer, note="phishing kit")
     client.force_login(reviewer)
     url = f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
     page = client.get(url).content.decode()
@@ -128,14 +120,7 @@ def test_seniors_and_admins_act_with_a_reason(client, request, acme, who, kind, 
 
 def test_reinstate_brings_the_user_back_and_settles_a_waiting_removal(client, senior, acme):
     subject = SubjectFactory(organization=acme)
-    item = FlaggedItemFactory(subject=subject, organization=acme)
-    decision_record(
-        item=item,
-        reviewer=senior,
-        verdict=Verdict.VIOLATION,
-        categories=[PolicyCategory.objects.get(slug="weapons")],
-        note="",
-    )
+    decide(subject, Verdict.VIOLATION, "weapons", reviewer=senior)
     proposal = subject.actions.get(state=ActionState.PROPOSED)
     client.force_login(senior)
     response = client.post(
@@ -195,14 +180,9 @@ def test_the_history_marks_undone_and_overturned_decisions_and_counts_only_final
     from moderation.services.review import decision_overturn, decision_undo
 
     subject = SubjectFactory()
-    fraud = PolicyCategory.objects.get(slug="fraud")
     overturned = FlaggedItemFactory(subject=subject, organization=subject.organization)
-    first = decision_record(
-        item=overturned,
-        reviewer=reviewer,
-        verdict=Verdict.VIOLATION,
-        categories=[fraud],
-        note="looked like a scam",
+    first = decide(
+        overturned, Verdict.VIOLATION, "fraud", reviewer=reviewer, note="looked like a scam"
     )
     overturned.refresh_from_db()
     decision_overturn(
@@ -214,9 +194,7 @@ def test_the_history_marks_undone_and_overturned_decisions_and_counts_only_final
     )
     undone = FlaggedItemFactory(subject=subject, organization=subject.organization)
     claims.claim_hand(item=undone, user=reviewer)
-    taken_back = decision_record(
-        item=undone, reviewer=reviewer, verdict=Verdict.VIOLATION, categories=[fraud], note=""
-    )
+    taken_back = decide(undone, Verdict.VIOLATION, "fraud", reviewer=reviewer)
     decision_undo(decision=taken_back, user=reviewer)
 
     client.force_login(senior)

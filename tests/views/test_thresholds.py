@@ -52,15 +52,15 @@ def stored() -> list[tuple[object, dict[str, object]]]:
 
 
 @pytest.fixture
-def two_of_two(acme: Any, decide: Any) -> Subject:
+def two_of_two(acme: Any, reviewer_decides: Any) -> Subject:
     """Warned: two violations of two reviewed, one short of the default restrict rule."""
-    return decide(SubjectFactory(organization=acme), violations=2)
+    return reviewer_decides(SubjectFactory(organization=acme), "VV", "fraud")
 
 
 @pytest.fixture
-def two_of_five(acme: Any, decide: Any) -> Subject:
+def two_of_five(acme: Any, reviewer_decides: Any) -> Subject:
     """Warned: two violations of five reviewed; the rate (0.4) stays under 0.5."""
-    return decide(SubjectFactory(organization=acme), violations=2, clean=3)
+    return reviewer_decides(SubjectFactory(organization=acme), "VVNNN", "fraud")
 
 
 def test_it_sends_signed_out_visitors_to_log_in(client, db):
@@ -204,9 +204,9 @@ def test_invalid_values_answer_422_and_change_nothing(
 
 
 def test_an_organization_gets_thresholds_of_its_own(
-    client, admin_user, acme, globex, decide, two_of_two
+    client, admin_user, acme, globex, reviewer_decides, two_of_two
 ):
-    other = decide(SubjectFactory(organization=globex), violations=2)
+    other = reviewer_decides(SubjectFactory(organization=globex), "VV", "fraud")
     client.force_login(admin_user)
     page = client.get(URL, {"scope": "acme"}).content.decode()
     assert "acme follows the global thresholds; saving here gives it its own." in page
@@ -234,9 +234,9 @@ def test_an_organization_gets_thresholds_of_its_own(
 
 
 def test_global_changes_skip_organizations_with_their_own(
-    client, admin_user, acme, globex, decide, two_of_two
+    client, admin_user, acme, globex, reviewer_decides, two_of_two
 ):
-    other = decide(SubjectFactory(organization=globex), violations=2)
+    other = reviewer_decides(SubjectFactory(organization=globex), "VV", "fraud")
     thresholds_save(organization=acme, rules=Rules(restrict_violations=4), user=admin_user)
     client.force_login(admin_user)
     client.post(URL, form(restrict_violations=2))
@@ -246,10 +246,12 @@ def test_global_changes_skip_organizations_with_their_own(
     assert thresholds_for(acme).restrict_violations == 4
 
 
-def test_use_the_global_thresholds_drops_the_organizations_own(client, admin_user, acme, decide):
+def test_use_the_global_thresholds_drops_the_organizations_own(
+    client, admin_user, acme, reviewer_decides
+):
     # acme's own rule is laxer than the global one: three of three only warns there.
     thresholds_save(organization=acme, rules=Rules(restrict_violations=4), user=admin_user)
-    subject = decide(SubjectFactory(organization=acme), violations=3)
+    subject = reviewer_decides(SubjectFactory(organization=acme), "VVV", "fraud")
     assert subject.status == SubjectStatus.WARNED
 
     client.force_login(admin_user)

@@ -18,16 +18,10 @@ from moderation.models import (
     VoidReason,
 )
 from moderation.services import claims
-from tests.factories import FlaggedItemFactory
+from tests.factories import FlaggedItemFactory, decide
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def rita(client, reviewer):
-    client.force_login(reviewer)
-    return client
 
 
 def hate() -> PolicyCategory:
@@ -48,8 +42,8 @@ def decide_first_of_two(client) -> tuple[FlaggedItem, FlaggedItem, object]:
     return first, second, response
 
 
-def test_after_a_decision_the_next_item_offers_to_undo_it(rita):
-    first, _, response = decide_first_of_two(rita)
+def test_after_a_decision_the_next_item_offers_to_undo_it(reviewer_client):
+    first, _, response = decide_first_of_two(reviewer_client)
     page = response.content.decode()
     link = f'<a href="/items/{first.pk}/">item {first.pk}</a>'
     assert f"You decided {link}: Violation (Hate)." in page
@@ -57,10 +51,10 @@ def test_after_a_decision_the_next_item_offers_to_undo_it(rita):
     assert 'data-key="u">Undo</button>' in page and "<kbd>U</kbd> Undo" in page
 
 
-def test_undo_gives_the_item_back_undecided_and_releases_the_next_one(rita, reviewer):
-    first, second, _ = decide_first_of_two(rita)
+def test_undo_gives_the_item_back_undecided_and_releases_the_next_one(reviewer_client, reviewer):
+    first, second, _ = decide_first_of_two(reviewer_client)
 
-    response = rita.post(f"/items/{first.pk}/undo/", headers=HTMX)
+    response = reviewer_client.post(f"/items/{first.pk}/undo/", headers=HTMX)
 
     assert response.status_code == 200
     assert response["HX-Push-Url"] == f"/items/{first.pk}/"
@@ -77,44 +71,48 @@ def test_undo_gives_the_item_back_undecided_and_releases_the_next_one(rita, revi
     assert not AuditEvent.objects.filter(action=AuditAction.ITEM_SKIP).exists()
 
     # Decided again, the next item comes from the reviewer's queues as before.
-    response = rita.post(f"/items/{first.pk}/decide/", {"verdict": "no_violation"}, headers=HTMX)
+    response = reviewer_client.post(
+        f"/items/{first.pk}/decide/", {"verdict": "no_violation"}, headers=HTMX
+    )
     assert response["HX-Push-Url"] == f"/items/{second.pk}/"
     assert Decision.objects.final().get(item=first).verdict == "no_violation"
 
 
-def test_undo_without_javascript_redirects_to_the_item(rita):
-    first, _, _ = decide_first_of_two(rita)
-    response = rita.post(f"/items/{first.pk}/undo/")
+def test_undo_without_javascript_redirects_to_the_item(reviewer_client):
+    first, _, _ = decide_first_of_two(reviewer_client)
+    response = reviewer_client.post(f"/items/{first.pk}/undo/")
     assert response.status_code == 302 and response["Location"] == f"/items/{first.pk}/"
 
 
-def test_queue_empty_offers_to_undo_the_last_decision(rita):
+def test_queue_empty_offers_to_undo_the_last_decision(reviewer_client):
     only = FlaggedItemFactory()
-    rita.post("/queue/next/")
-    response = rita.post(f"/items/{only.pk}/decide/", {"verdict": "no_violation"}, headers=HTMX)
+    reviewer_client.post("/queue/next/")
+    response = reviewer_client.post(
+        f"/items/{only.pk}/decide/", {"verdict": "no_violation"}, headers=HTMX
+    )
     page = response.content.decode()
     assert "Queue empty" in page and f"item {only.pk}</a>: No violation." in page
     # And the queue page, where a plain POST lands after the last decision.
-    assert f'action="/items/{only.pk}/undo/"' in rita.get("/queue/").content.decode()
+    assert f'action="/items/{only.pk}/undo/"' in reviewer_client.get("/queue/").content.decode()
 
 
-def test_the_decided_items_page_offers_undo_to_its_decider_only(rita, reviewer, senior):
-    first, _, _ = decide_first_of_two(rita)
-    page = rita.get(f"/items/{first.pk}/").content.decode()
+def test_the_decided_items_page_offers_undo_to_its_decider_only(reviewer_client, reviewer, senior):
+    first, _, _ = decide_first_of_two(reviewer_client)
+    page = reviewer_client.get(f"/items/{first.pk}/").content.decode()
     assert page.count(">Undo</button>") == 1
     assert f'action="/items/{first.pk}/undo/"' in page
-    rita.force_login(senior)
-    assert ">Undo</button>" not in rita.get(f"/items/{first.pk}/").content.decode()
+    reviewer_client.force_login(senior)
+    assert ">Undo</button>" not in reviewer_client.get(f"/items/{first.pk}/").content.decode()
 
 
-def test_undo_is_refused_once_the_window_has_passed(rita, settings):
-    first, second, _ = decide_first_of_two(rita)
+def test_undo_is_refused_once_the_window_has_passed(reviewer_client, settings):
+    first, second, _ = decide_first_of_two(reviewer_client)
     Decision.objects.filter(item=first).update(
         decided_at=timezone.now() - timedelta(seconds=settings.MODQUEUE_UNDO_SECONDS + 1)
     )
-    assert "You decided" not in rita.get(f"/items/{second.pk}/").content.decode()
+    assert "You decided" not in reviewer_client.get(f"/items/{second.pk}/").content.decode()
 
-    response = rita.post(f"/items/{first.pk}/undo/", headers=HTMX)
+    response = reviewer_client.post(f"/items/{first.pk}/undo/", headers=HTMX)
 
     assert response.status_code == 409
     assert "can be undone for 5 minutes only" in response.content.decode()
@@ -123,18 +121,18 @@ def test_undo_is_refused_once_the_window_has_passed(rita, settings):
     assert second.state == ItemState.CLAIMED, "the next item stays with the reviewer"
 
 
-def test_undo_by_someone_who_did_not_decide_is_refused(rita, senior):
-    first, _, _ = decide_first_of_two(rita)
-    rita.force_login(senior)
-    response = rita.post(f"/items/{first.pk}/undo/", headers=HTMX)
+def test_undo_by_someone_who_did_not_decide_is_refused(reviewer_client, senior):
+    first, _, _ = decide_first_of_two(reviewer_client)
+    reviewer_client.force_login(senior)
+    response = reviewer_client.post(f"/items/{first.pk}/undo/", headers=HTMX)
     assert response.status_code == 409
     assert "no decision on this item to undo" in response.content.decode()
     assert Decision.objects.final().filter(item=first).exists()
 
 
-def test_undo_rejects_get(rita):
-    first, _, _ = decide_first_of_two(rita)
-    assert rita.get(f"/items/{first.pk}/undo/").status_code == 405
+def test_undo_rejects_get(reviewer_client):
+    first, _, _ = decide_first_of_two(reviewer_client)
+    assert reviewer_client.get(f"/items/{first.pk}/undo/").status_code == 405
 
 
 # --- overturn ------------------------------------------------------------------------------
@@ -143,11 +141,9 @@ def test_undo_rejects_get(rita):
 @pytest.fixture
 def decided(reviewer) -> FlaggedItem:
     """An item rita decided Violation (Hate) without a note."""
-    from moderation.services.review import decision_record
-
     item = FlaggedItemFactory()
     claims.claim_next(user=reviewer)
-    decision_record(item=item, reviewer=reviewer, verdict="violation", categories=[hate()], note="")
+    decide(item, "violation", "hate", reviewer=reviewer)
     return item
 
 
@@ -232,11 +228,11 @@ def test_an_undecided_item_cannot_be_overturned(client, senior):
     assert not Decision.objects.exists()
 
 
-def test_after_an_undo_the_users_other_items_no_longer_show_the_verdict(rita):
-    first, second, _ = decide_first_of_two(rita)
+def test_after_an_undo_the_users_other_items_no_longer_show_the_verdict(reviewer_client):
+    first, second, _ = decide_first_of_two(reviewer_client)
     later = FlaggedItemFactory(subject=first.subject, organization=first.organization)
-    rita.post(f"/items/{first.pk}/undo/", headers=HTMX)
-    page = rita.get(f"/items/{later.pk}/").content.decode()
+    reviewer_client.post(f"/items/{first.pk}/undo/", headers=HTMX)
+    page = reviewer_client.get(f"/items/{later.pk}/").content.decode()
     panel = page[page.index('id="subject-h"') :]
     assert f"#{first.pk}</a>" in panel
     assert "verdict-violation" not in panel and "Claimed" in panel
