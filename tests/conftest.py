@@ -20,6 +20,7 @@ from moderation.models import ApiKey, Subject, Verdict
 from moderation.services.organizations import api_key_create
 
 from .factories import OrganizationFactory, UserFactory, decide
+from .privacy import Record, record_of_alice
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +189,13 @@ def roleless_client(client: Client, db: None) -> Client:
     nobody.groups.clear()
     client.force_login(nobody)
     return client
+
+
+@pytest.fixture
+def record(acme: Any, reviewer: Any, senior: Any) -> Record:
+    """Alice, an end user of acme with everything modqueue can hold about her (tests/privacy.py),
+    and Bob, whose record must stay as it is."""
+    return record_of_alice(acme, reviewer, senior)
 
 
 @pytest.fixture

@@ -34,11 +34,13 @@ from moderation.models import (
     InboundBatch,
     Organization,
     PolicyCategory,
+    PolicyException,
     Signal,
     Subject,
     Verdict,
 )
 from moderation.services.ingest import batch_accept, batch_process
+from moderation.services.policy import exception_grant
 from moderation.services.review import decision_record
 from moderation.services.roles import role_assign
 from moderation.services.subjects import subject_hash
@@ -179,6 +181,29 @@ def reach_proposal(subject: Subject, reviewer: object) -> EnforcementAction:
     for _ in range(5):
         decide(subject, Verdict.VIOLATION, reviewer=reviewer)
     return proposal_of(subject)
+
+
+# --- Policy exceptions (tests/services/test_policy_*.py) ----------------------------------
+
+
+def grant_exception(
+    organization: Organization, slug: str = "foreign-intelligence", **dates: Any
+) -> PolicyException:
+    """An exception for the organization through the policy service, for a year unless
+    `valid_until` says otherwise."""
+    return exception_grant(
+        organization=organization,
+        category=category(slug),
+        scope="Analysis of foreign state actors for a vetted agency",
+        reference="CTR-2026-017",
+        valid_until=dates.pop("valid_until", timezone.now() + timedelta(days=365)),
+        **dates,
+    )
+
+
+def subject_of(decision: Decision) -> Subject:
+    """The decided item's subject as stored now, with the figures the decision left."""
+    return Subject.objects.get(pk=decision.item.subject_id)
 
 
 # --- Management commands (tests/commands) ------------------------------------------------

@@ -28,14 +28,9 @@ from moderation.services.ingest import batch_process
 from moderation.services.review import ClaimConflict, decision_record
 from moderation.services.subject_rights import subject_erase, subject_export, subject_resolve
 from tests.factories import FlaggedItemFactory, SignalFactory, decide
-from tests.privacy import ALICE_TEXTS, BOB_TEXTS, OTHER_USER_ID, USER_ID, Record, record_of_alice
+from tests.privacy import ALICE_TEXTS, BOB_TEXTS, OTHER_USER_ID, USER_ID
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def record(acme, reviewer, senior) -> Record:
-    return record_of_alice(acme, reviewer, senior)
 
 
 # --- Finding the person ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from tests.factories import (
     decide,
     signed_in,
 )
-from tests.privacy import ALICE_TEXTS, USER_ID, record_of_alice
+from tests.privacy import ALICE_TEXTS, USER_ID
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +33,6 @@ def page_of(response: Any) -> str:
 
 
 # --- /privacy/ -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def record(acme, reviewer, senior):
-    return record_of_alice(acme, reviewer, senior)
 
 
 def test_the_privacy_page_offers_export_erase_and_training_data(admin_client, acme):
