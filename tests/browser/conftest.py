@@ -6,17 +6,21 @@ Never `playwright install`: the system Chromium at /usr/bin/chromium is the brow
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from moderation import selectors
 from moderation.api.schema import validate_items
+from moderation.corpus import corpus_items
+from moderation.models import Decision, FlaggedItem
 from moderation.services import ingest
+from tests.factories import PASSWORD
 
 # Playwright's sync API keeps an event loop running in this thread; Django would take every
 # ORM call the test makes (fixtures, assertions) for one made from async code.
@@ -103,3 +107,104 @@ def screenshot(page: Page, name: str) -> bytes:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     return page.screenshot(path=path)
+
+
+# --- The review console: items flagged for it, and what a reviewer does and sees on it -------
+
+ITEM_URL = re.compile(r"/items/(\d+)/$")
+# Real corpus samples (moderation/data) with short, non-critical text: fit for screenshots.
+MILD_SAMPLES = (24, 50, 31, 107, 69, 101)
+
+
+@pytest.fixture
+def mild_queue(signed_key: Any) -> list[FlaggedItem]:
+    """Six real corpus items about one end user of acme, processed as the flags API would."""
+    raw = corpus_items(organization="acme", count=max(MILD_SAMPLES) + 1, seed=1)
+    accept_and_process(
+        signed_key.api_key, *[{**raw[n], "user_id": "user-mild"} for n in MILD_SAMPLES]
+    )
+    items = list(FlaggedItem.objects.order_by("-priority", "received_at", "id"))
+    assert len(items) == len(MILD_SAMPLES)
+    assert all(item.queue == "standard" for item in items)
+    return items
+
+
+@pytest.fixture
+def flagged(signed_key: Any, item: Callable[..., dict[str, Any]]) -> Callable[..., None]:
+    """Flag `count` items, each with these signals (default: harassment, then violence)."""
+
+    def flag(count: int, *signals: dict[str, Any], **fields: Any) -> None:
+        chosen = list(signals) or [signal("harassment", 0.9), signal("violence", 0.8)]
+        accept_and_process(
+            signed_key.api_key, *[item(n, signals=chosen, **fields) for n in range(count)]
+        )
+
+    return flag
+
+
+def sign_in(page: Page, username: str, url: str = "/queue/") -> None:
+    """Log in through the form on the way to `url` (the queue page unless said otherwise)."""
+    page.goto(url)
+    log_in(page, username, PASSWORD)
+    expect(page.get_by_role("heading", name="Review queues")).to_be_visible()
+
+
+def review_next(page: Page) -> int:
+    """Press "Review next" on the queue page; the id of the item it opens."""
+    page.get_by_role("button", name="Review next").click()
+    expect(page).to_have_url(ITEM_URL)
+    return shown_item(page)
+
+
+def shown_item(page: Page) -> int:
+    match = ITEM_URL.search(page.url)
+    assert match, page.url
+    pk = int(match[1])
+    expect(page.get_by_role("heading", name=re.compile(rf"^Item {pk}\b"))).to_be_visible()
+    return pk
+
+
+def button(page: Page, name: str) -> Any:
+    # exact: "Violation" is also a part of "No violation".
+    return page.get_by_role("button", name=name, exact=True)
+
+
+def mark_document(page: Page) -> None:
+    """A mark that a full page load would wipe out."""
+    page.evaluate("window.__marker = 1")
+
+
+def assert_same_document(page: Page) -> None:
+    assert page.evaluate("window.__marker") == 1, "the page was loaded again"
+
+
+def next_in_place(page: Page, after: int) -> int:
+    """Wait for the next item to replace `after` in this document; its id."""
+    expect(page).not_to_have_url(re.compile(rf"/items/{after}/$"))
+    expect(page).to_have_url(ITEM_URL)
+    pk = shown_item(page)
+    assert_same_document(page)
+    return pk
+
+
+def figure(page: Page, term: str) -> Any:
+    """The value shown for `term` in a list of figures (Status, Violations, ...)."""
+    name = page.get_by_role("term").filter(has_text=re.compile(rf"^{term}$"))
+    pair = page.locator("dl > div").filter(has=name)
+    return pair.get_by_role("definition")
+
+
+def key_of(page: Page, category: str) -> str:
+    """The digit key shown beside a category's checkbox."""
+    box = page.locator(".category").filter(
+        has=page.get_by_role("checkbox", name=category, exact=True)
+    )
+    return box.locator("kbd").inner_text()
+
+
+def decision_on(pk: int) -> Decision:
+    return Decision.objects.prefetch_related("categories").get(item_id=pk)
+
+
+def slugs(decision: Decision) -> set[str]:
+    return {c.slug for c in decision.categories.all()}

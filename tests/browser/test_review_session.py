@@ -31,9 +31,8 @@ from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import PASSWORD, FlaggedItemFactory, SignalFactory, SubjectFactory, decide
 from tests.webhooks import Receiver, receiving
 
-from .conftest import log_in, screenshot
+from .conftest import ITEM_URL, log_in, screenshot, sign_in
 
-ITEM_URL = re.compile(r"/items/(\d+)/$")
 DIGITS = [*"1234567890", *(f"shift+{d}" for d in "1234567890")]
 
 
@@ -51,12 +50,6 @@ def backlog_item(queue: ReviewQueue, slug: str, priority: int, prompt: str) -> F
     item = FlaggedItemFactory(queue=queue, priority=priority, prompt=prompt)
     SignalFactory(item=item, category=PolicyCategory.objects.get(slug=slug), score=0.9)
     return item
-
-
-def sign_in(page: Page, username: str, url: str = "/queue/") -> None:
-    page.goto(url)
-    log_in(page, username, PASSWORD)
-    expect(page.get_by_role("heading", name="Review queues")).to_be_visible()
 
 
 def shown(page: Page) -> int | None:
