@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,13 +132,15 @@ def decide(
     reviewer: object,
     note: str = "",
     ago: timedelta | None = None,
+    now: datetime | None = None,
 ) -> Decision:
     """Decide through the review service, as a reviewer does, so rates and enforcement follow
     as in the app. `target` is an item the test made itself (claimed, escalated, critical…) or
     a subject, who then gets a new item to decide (an unclaimed pending item may be decided).
 
     A violation is one of the named categories, "violence" if none is named; an escalation
-    without a note says "unsure". `ago` moves the decision that far into the past afterwards,
+    without a note says "unsure". `ago` moves the decision that far into the past afterwards
+    (before `now`, the test's own clock, when given: a slow machine must not shift it),
     leaving the stored figures as the decision left them (the rates' window then rolls)."""
     item = target if isinstance(target, FlaggedItem) else FlaggedItemFactory(subject=target)
     decision = decision_record(
@@ -149,7 +151,8 @@ def decide(
         note=note or ("unsure" if verdict == Verdict.ESCALATE else ""),
     )
     if ago is not None:
-        Decision.objects.filter(pk=decision.pk).update(decided_at=timezone.now() - ago)
+        moment = (now or timezone.now()) - ago
+        Decision.objects.filter(pk=decision.pk).update(decided_at=moment)
     return decision
 
 

@@ -132,7 +132,7 @@ def rolling(acme, reviewer):
     now = timezone.now()
     old = SubjectFactory(organization=acme)
     for days in (20, 10, 0):
-        decide(old, Verdict.VIOLATION, reviewer=reviewer, ago=timedelta(days=days))
+        decide(old, Verdict.VIOLATION, reviewer=reviewer, ago=timedelta(days=days), now=now)
     subject_recount(subject=old, now=now)
     fresh = SubjectFactory(organization=acme)
     decide(fresh, Verdict.VIOLATION, reviewer=reviewer)
