@@ -5,6 +5,7 @@ it causes delivered to a verifying receiver."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -241,7 +242,7 @@ def receiver(acme: Any) -> Iterator[Receiver]:
 
 
 def test_a_senior_overturns_and_the_warning_is_lifted_with_a_reinstate(
-    page, reviewer, senior, acme, receiver
+    page, reviewer, senior, acme, receiver, signed_key
 ):
     subject = SubjectFactory(organization=acme)
     item = FlaggedItemFactory(subject=subject, prompt="Quoting what they called me, to report it")
@@ -286,6 +287,19 @@ def test_a_senior_overturns_and_the_warning_is_lifted_with_a_reinstate(
     assert len(reinstates) == 1 and reinstates[0].verified
     assert str(wrong.pk) in reinstates[0].body["data"]["reason"]
     assert subject.actions.filter(kind=ActionKind.REINSTATE).count() == 1
+    # The platform's own look-up (CONTRACT §4) agrees: active, the overturned violation gone.
+    looked_up = signed_key.client.post(
+        "/api/v1/subjects/lookup",
+        data=json.dumps({"organization": "acme", "user_id_hash": subject.user_id_hash}),
+        content_type="application/json",
+        headers=signed_key.bearer(),
+    )
+    assert looked_up.status_code == 200
+    assert {k: looked_up.json()[k] for k in ("status", "violations", "reviewed")} == {
+        "status": "active",
+        "violations": 0,
+        "reviewed": 1,
+    }
 
 
 def test_the_undo_offer_goes_when_its_time_is_up(page, reviewer, settings):
