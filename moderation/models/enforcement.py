@@ -233,10 +233,21 @@ class Appeal(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
+    # The signed message that opened it: a replay of the same `webhook-id` from the same key
+    # answers with this appeal, never a second one (CONTRACT §4b v2).
+    api_key = models.ForeignKey(
+        "moderation.ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    webhook_id = models.CharField(max_length=256, blank=True)
 
     class Meta:
         ordering = ["created_at"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "webhook_id"],
+                condition=~models.Q(webhook_id=""),
+                name="appeal_unique_webhook_id",
+            ),
             models.UniqueConstraint(
                 fields=["action"],
                 condition=models.Q(state="open"),

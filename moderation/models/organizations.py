@@ -26,6 +26,10 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     enforcement_url = models.URLField(max_length=2000, blank=True)
     enforcement_secret = models.CharField(max_length=100, blank=True)
+    # An endpoint on a loopback, private or link-local address is refused unless an admin
+    # allowed it on purpose (`set_enforcement_endpoint --allow-private`); deliveries check
+    # the address again each time, as DNS may change (CONTRACT §2 v2).
+    enforcement_allow_private = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
