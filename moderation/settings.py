@@ -136,8 +136,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's full set (issue 9): add_user runs them too. 12 characters keeps the documented
+# demo password ("modqueue-demo") valid.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "queue"
@@ -211,6 +219,11 @@ if MODQUEUE_RETRY_DELAY_SCALE <= 0:
 # CONTRACT §3 default rate limit per API key (admins set it per key).
 MODQUEUE_DEFAULT_RATE_PER_SECOND = 50
 MODQUEUE_DEFAULT_RATE_BURST = 100
+# CONTRACT §3 v2: a client address with this many failed authentications (any 401 of the
+# API) within a minute is refused with 429, before any signature work, until it falls below.
+MODQUEUE_AUTH_FAILURE_LIMIT = env_int("MODQUEUE_AUTH_FAILURE_LIMIT", 30)
+if MODQUEUE_AUTH_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("MODQUEUE_AUTH_FAILURE_LIMIT must be at least 1")
 
 LOGGING = {
     "version": 1,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import global_settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError
 
 from accounts.roles import Role, user_role
-from tests.factories import PASSWORD, UserFactory, logs_in, run
+from tests.factories import PASSWORD, UserFactory, logs_in, manage, run
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +79,65 @@ def test_add_user_refuses_prompted_passwords_that_differ(monkeypatch):
 def test_add_user_requires_a_known_role(argv):
     with pytest.raises(CommandError, match="--role"):
         run("add_user", *argv)
+
+
+# --- v2: Django's password validators (CONTRACT §2 v2, issue 9 finding 4) ---------------
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short-pw", "too short"),
+        ("password1234", "too common"),
+        ("839201746152", "entirely numeric"),
+        ("rita-lovelace-77", "too similar"),
+    ],
+    ids=["short", "common", "numeric", "like-the-username"],
+)
+def test_it_refuses_a_weak_password_for_a_new_user_and_creates_no_one(
+    monkeypatch, password, reason
+):
+    monkeypatch.setenv("RITA_PASSWORD", password)
+    with pytest.raises(CommandError, match=reason):
+        run("add_user", "rita-lovelace", "--role", "reviewer", "--password-env", "RITA_PASSWORD")
+    assert not User.objects.filter(username="rita-lovelace").exists()
+
+
+def test_it_refuses_a_weak_new_password_for_an_existing_user_and_changes_nothing(monkeypatch):
+    UserFactory(username="sam", role=Role.REVIEWER)
+    monkeypatch.setenv("SAM_PASSWORD", "123456789012")
+    with pytest.raises(CommandError, match="entirely numeric"):
+        run("add_user", "sam", "--role", "admin", "--password-env", "SAM_PASSWORD")
+    sam = User.objects.get(username="sam")
+    assert sam.check_password(PASSWORD)
+    assert user_role(sam) == Role.REVIEWER
+
+
+def test_it_refuses_a_weak_password_typed_at_the_prompt(monkeypatch):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "qwerty")
+    with pytest.raises(CommandError, match="too short"):
+        run("add_user", "ada", "--role", "admin")
+    assert not User.objects.filter(username="ada").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_from_a_shell_a_weak_password_exits_non_zero_with_every_reason(monkeypatch):
+    monkeypatch.setenv("WEAK_PASSWORD", "12345")
+    done = manage("add_user", "rita", "--role", "reviewer", "--password-env", "WEAK_PASSWORD")
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert "too short" in done.stderr and "too common" in done.stderr
+    assert "entirely numeric" in done.stderr
+    assert "12345" not in done.stderr and "Traceback" not in done.stderr
+    assert not User.objects.filter(username="rita").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_from_a_shell_a_strong_password_is_accepted(monkeypatch, settings):
+    monkeypatch.setenv("GOOD_PASSWORD", "correct horse battery staple")
+    done = manage("add_user", "rita", "--role", "reviewer", "--password-env", "GOOD_PASSWORD")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "created rita as reviewer"
+    # The child process hashed with the project's hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    assert User.objects.get(username="rita").check_password("correct horse battery staple")

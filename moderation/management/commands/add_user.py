@@ -1,4 +1,8 @@
-"""add_user NAME --role {reviewer,senior,admin} [--password-env VAR] (CONTRACT §2)."""
+"""add_user NAME --role {reviewer,senior,admin} [--password-env VAR] (CONTRACT §2).
+
+v2: the password must pass Django's validators (settings.AUTH_PASSWORD_VALIDATORS);
+otherwise the command exits non-zero with their reasons and creates or changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -31,6 +37,14 @@ class Command(BaseCommand):
         User = get_user_model()
         user = User.objects.filter(username=name).first()
         password = self._password(options["password_env"], required=user is None)
+        if password is not None:
+            # Judged against the user it is for (similarity to the name), before any write.
+            candidate = user if user is not None else User(username=name)
+            try:
+                validate_password(password, user=candidate)
+            except ValidationError as exc:
+                reasons = "\n".join(f"  - {message}" for message in exc.messages)
+                raise CommandError(f"password refused, nothing changed:\n{reasons}") from exc
         with transaction.atomic():
             if user is None:
                 user = User.objects.create_user(username=name, password=password)
