@@ -28,7 +28,7 @@ from functools import cached_property
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.client import MULTIPART_CONTENT
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -164,7 +164,10 @@ class World:
         if who not in self._clients:
             client = Client()
             if self.users[who] is not None:
-                client.force_login(self.users[who])
+                # Signed in without django-axes's bookkeeping of a log in: it is not what is
+                # tested here, and its queries would be most of this file's time.
+                with override_settings(AXES_ENABLED=False):
+                    client.force_login(self.users[who])
             self._clients[who] = client
         return self._clients[who]
 
