@@ -242,3 +242,39 @@ def _migration_data_in_transactional_tests(request: pytest.FixtureRequest) -> No
     if transactional:
         request.getfixturevalue("transactional_db")
         _reseed_migration_data()
+
+
+# Where the tests' made-up platforms live. `.example` names never resolve (RFC 2606), yet
+# they stand for a platform's public endpoint, which set_enforcement_endpoint only accepts
+# on a public address (CONTRACT §2 v2). They resolve here to a public address, only for
+# the address rule (moderation/services/addresses.resolve); a delivery's connection to one
+# still fails as the name does not resolve, so nothing is ever sent to that address.
+# Other names resolve for real; a test that needs a name elsewhere patches `resolve` itself.
+EXAMPLE_PUBLIC_ADDRESS = "93.184.215.14"
+
+
+def _is_example(host: str) -> bool:
+    return host.rstrip(".").endswith(".example")
+
+
+@pytest.fixture(autouse=True)
+def _example_names_are_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+    import socket
+
+    from moderation.services import addresses, deliveries
+
+    real_resolve, real_connect = addresses.resolve, deliveries.connect_public
+
+    def resolve(host: str) -> list[addresses.IPAddress]:
+        if _is_example(host):
+            return [ipaddress.ip_address(EXAMPLE_PUBLIC_ADDRESS)]
+        return real_resolve(host)
+
+    def connect_public(address: tuple[str, int], *args: Any) -> socket.socket:
+        if _is_example(address[0]):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_connect(address, *args)
+
+    monkeypatch.setattr(addresses, "resolve", resolve)
+    monkeypatch.setattr(deliveries, "connect_public", connect_public)

@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     ENFORCEMENT_REJECTED = "enforcement.rejected", "Rejected removal"
     ENFORCEMENT_WITHDRAWN = "enforcement.withdrawn", "Withdrew removal proposal"
     DELIVERY_REDELIVER = "delivery.redeliver", "Redelivered webhook"
+    ENDPOINT_CHANGE = "endpoint.change", "Changed enforcement endpoint"
     THRESHOLDS_CHANGE = "thresholds.change", "Changed thresholds"
     APPEAL_RECEIVED = "appeal.received", "Received appeal"
     APPEAL_DECIDE = "appeal.decide", "Decided appeal"

@@ -8,11 +8,13 @@ leaves a delivery that the periodic task picks up again, and `webhook-id` never 
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,6 +30,7 @@ from moderation.models import (
     DeliveryStatus,
     EnforcementAction,
 )
+from moderation.services.addresses import AddressRefused, connect_public, url_check_public
 from moderation.services.audit import audit_record
 
 TIMEOUT_SECONDS = 10
@@ -127,6 +130,33 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+class _PublicOnly(urllib.request.AbstractHTTPHandler):
+    """Connects only to the addresses just checked to be public (connect_public), so a name
+    that changes its answer between the check and the connection still gets nowhere."""
+
+    def do_open(self, http_class: Any, req: urllib.request.Request, **kwargs: Any) -> Any:
+        def connection(host: str, **options: Any) -> http.client.HTTPConnection:
+            made = http_class(host, **options)
+            made._create_connection = connect_public
+            return made
+
+        return super().do_open(connection, req, **kwargs)
+
+
+class _PublicOnlyHTTPHandler(_PublicOnly, urllib.request.HTTPHandler):
+    pass
+
+
+class _PublicOnlyHTTPSHandler(_PublicOnly, urllib.request.HTTPSHandler):
+    pass
+
+
+# Without proxies: a proxy would do the connecting, past the check.
+_public_opener = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirects, _PublicOnlyHTTPHandler, _PublicOnlyHTTPSHandler
+)
+
+
 NO_ENDPOINT = "not sent: the organization has no enforcement endpoint now"
 
 
@@ -136,6 +166,14 @@ def _post(delivery: Delivery) -> tuple[int | None, str, int]:
         # Never to an endpoint the organization dropped: retried on the schedule, so it
         # goes out once a new endpoint is set (or an admin redelivers).
         return None, NO_ENDPOINT, 0
+    if not delivery.organization.enforcement_allow_private:
+        # Checked again at every attempt, not only when the endpoint was set: the name may
+        # resolve elsewhere now (DNS changed, or rebinding). Refused without connecting, and
+        # retried on the schedule like any failure (CONTRACT §2 v2, issue 9).
+        try:
+            url_check_public(delivery.url)
+        except AddressRefused as exc:
+            return None, str(exc)[:500], 0
     body = json.dumps(delivery.payload, separators=(",", ":"))
     now = timezone.now()
     signature = Webhook(delivery.organization.enforcement_secret).sign(
@@ -153,11 +191,14 @@ def _post(delivery: Delivery) -> tuple[int | None, str, int]:
             "webhook-signature": signature,
         },
     )
+    opener = _opener if delivery.organization.enforcement_allow_private else _public_opener
     started = time.monotonic()
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             response.read(4096)
             code, error = response.status, ""
+    except AddressRefused as exc:
+        code, error = None, str(exc)[:500]
     except urllib.error.HTTPError as exc:
         code, error = exc.code, f"HTTP {exc.code} {exc.reason}"
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:

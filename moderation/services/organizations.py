@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.models import ApiKey, ApiKeySecret, Organization, new_webhook_secret, secret_digest
+from moderation.models import (
+    ApiKey,
+    ApiKeySecret,
+    AuditAction,
+    Organization,
+    new_webhook_secret,
+    secret_digest,
+)
+from moderation.services.addresses import url_check_public
+from moderation.services.audit import audit_record
 
 
 def organization_ensure(*, slug: str, name: str | None = None) -> Organization:
@@ -72,9 +84,57 @@ def _secret_add(api_key: ApiKey) -> str:
 
 
 @transaction.atomic
-def enforcement_endpoint_set(*, organization: Organization, url: str) -> str:
-    """Point the organization's enforcement webhook at `url` with a fresh signing secret."""
+def enforcement_endpoint_set(
+    *,
+    organization: Organization,
+    url: str,
+    allow_private: bool = False,
+    actor: AbstractBaseUser | None = None,
+    via: str = "",
+) -> str:
+    """Point the organization's enforcement webhook at `url` with a fresh signing secret.
+
+    Refused (AddressRefused) when the URL's host is or resolves to a non-public address,
+    unless `allow_private` (CONTRACT §2 v2); the allowance is kept on the organization so
+    every delivery checks again (DNS may change). An empty `url` drops the endpoint.
+    Audited with the old and new host only: a URL's path may carry a token, and the
+    secret never goes in the log.
+    """
+    if url and not allow_private:
+        url_check_public(url)
+    old_host = _host(organization.enforcement_url)
     organization.enforcement_url = url
     organization.enforcement_secret = new_webhook_secret()
-    organization.save(update_fields=["enforcement_url", "enforcement_secret"])
+    organization.enforcement_allow_private = allow_private
+    organization.save(
+        update_fields=["enforcement_url", "enforcement_secret", "enforcement_allow_private"]
+    )
+    detail: dict[str, object] = {
+        "old_host": old_host,
+        "new_host": _host(url),
+        "allow_private": allow_private,
+    }
+    if via:
+        detail["via"] = via
+    audit_record(
+        actor=actor,
+        action=AuditAction.ENDPOINT_CHANGE,
+        target=f"organization {organization.slug}",
+        detail=detail,
+    )
     return organization.enforcement_secret
+
+
+def _host(url: str) -> str:
+    """host[:port] of a URL, without credentials, path or query."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # out of range: the host is what the log needs
+        port = None
+    return f"{host}:{port}" if port else host

@@ -156,7 +156,9 @@ def _enforcement(world: World) -> str:
     world.violations("user-2", 1, "weapons")
     # A warning by hand to globex, whose endpoint refuses: a pending delivery with an attempt.
     globex = OrganizationFactory(slug="globex", name="Globex")
-    enforcement_endpoint_set(organization=globex, url=f"http://127.0.0.1:{free_port()}/hook")
+    enforcement_endpoint_set(
+        organization=globex, url=f"http://127.0.0.1:{free_port()}/hook", allow_private=True
+    )
     enforcement.action_by_hand(
         subject=SubjectFactory(organization=globex),
         kind=ActionKind.WARN,
@@ -291,7 +293,9 @@ def world(signed_key: Any) -> Iterator[World]:
     }
     with receiving(Receiver()) as receiver:
         receiver.secret = enforcement_endpoint_set(
-            organization=signed_key.api_key.organization, url=receiver.url
+            organization=signed_key.api_key.organization,
+            url=receiver.url,
+            allow_private=True,
         )
         yield World(api_key=signed_key.api_key, users=users, receiver=receiver)
 

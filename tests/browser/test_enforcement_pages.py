@@ -37,7 +37,9 @@ from .conftest import log_in, screenshot
 def receiver(acme: Organization) -> Iterator[Receiver]:
     """acme's enforcement endpoint; globex's refuses every connection."""
     with receiving(Receiver()) as receiver:
-        receiver.secret = enforcement_endpoint_set(organization=acme, url=receiver.url)
+        receiver.secret = enforcement_endpoint_set(
+            organization=acme, url=receiver.url, allow_private=True
+        )
         yield receiver
 
 
@@ -64,7 +66,9 @@ def row_of(within: Page | Locator, subject: Subject) -> Locator:
 def test_a_senior_approves_one_removal_and_rejects_another(
     page, reviewer, senior, acme, globex, receiver
 ):
-    enforcement_endpoint_set(organization=globex, url=f"http://127.0.0.1:{free_port()}/hook")
+    enforcement_endpoint_set(
+        organization=globex, url=f"http://127.0.0.1:{free_port()}/hook", allow_private=True
+    )
     removed = violations(SubjectFactory(organization=acme), reviewer, 1, "weapons")
     kept = violations(SubjectFactory(organization=globex), reviewer, 1, "child-safety")
     restricted = violations(SubjectFactory(organization=acme), reviewer, 3)
@@ -172,7 +176,9 @@ def test_who_decided_an_item_behind_a_removal_cannot_approve_it(
 
 
 def test_the_attempts_of_a_delivery_are_shown(page, reviewer, senior, globex):
-    enforcement_endpoint_set(organization=globex, url=f"http://127.0.0.1:{free_port()}/hook")
+    enforcement_endpoint_set(
+        organization=globex, url=f"http://127.0.0.1:{free_port()}/hook", allow_private=True
+    )
     subject = violations(SubjectFactory(organization=globex), reviewer, 1)
 
     sign_in_at(page, "/enforcement/", "sam")

@@ -237,7 +237,9 @@ def test_undo_by_key_gives_the_decision_back(page, reviewer):
 def receiver(acme: Any) -> Iterator[Receiver]:
     """acme's enforcement endpoint, checking each request's signature."""
     with receiving(Receiver()) as receiver:
-        receiver.secret = enforcement_endpoint_set(organization=acme, url=receiver.url)
+        receiver.secret = enforcement_endpoint_set(
+            organization=acme, url=receiver.url, allow_private=True
+        )
         yield receiver
 
 

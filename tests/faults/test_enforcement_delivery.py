@@ -76,7 +76,9 @@ def workers(
 
 
 def point_at(organization: Any, receiver: Receiver) -> None:
-    receiver.secret = enforcement_endpoint_set(organization=organization, url=receiver.url)
+    receiver.secret = enforcement_endpoint_set(
+        organization=organization, url=receiver.url, allow_private=True
+    )
 
 
 def violation(subject: Subject, reviewer: Any) -> None:

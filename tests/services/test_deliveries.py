@@ -3,6 +3,7 @@ sent once per attempt, to a real HTTP endpoint on 127.0.0.1."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -34,7 +35,7 @@ from moderation.services.deliveries import (
 from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import SubjectFactory, decide
 from tests.processes import free_port
-from tests.webhooks import Receiver
+from tests.webhooks import Receiver, receiving
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,9 @@ def platform(acme: Any) -> Iterator[Callable[..., Receiver]]:
 
     def start(**options: Any) -> Receiver:
         receiver = Receiver(**options)
-        receiver.secret = enforcement_endpoint_set(organization=acme, url=receiver.url)
+        receiver.secret = enforcement_endpoint_set(
+            organization=acme, url=receiver.url, allow_private=True
+        )
         receiver.start()
         started.append(receiver)
         return receiver
@@ -209,7 +212,9 @@ def test_an_endpoint_that_hangs_is_given_up_on_at_the_timeout(platform, warned, 
 
 
 def test_an_endpoint_that_refuses_connections_is_recorded_and_retried(acme, warned):
-    enforcement_endpoint_set(organization=acme, url=f"http://127.0.0.1:{free_port()}/hook")
+    enforcement_endpoint_set(
+        organization=acme, url=f"http://127.0.0.1:{free_port()}/hook", allow_private=True
+    )
     delivery = warned()
     attempt = delivery_attempt(delivery_id=delivery.pk)
     assert attempt is not None and attempt.status_code is None
@@ -341,7 +346,9 @@ def test_a_redirect_is_not_followed_nor_taken_for_a_delivery(acme, warned):
     thread.start()
     try:
         enforcement_endpoint_set(
-            organization=acme, url=f"http://127.0.0.1:{server.server_address[1]}/hook"
+            organization=acme,
+            url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+            allow_private=True,
         )
         delivery = warned()
         attempt = delivery_attempt(delivery_id=delivery.pk)
@@ -377,3 +384,138 @@ def test_a_pending_delivery_waits_while_the_organization_has_no_endpoint(acme, p
     assert old.all() == []
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
+
+
+def test_a_pending_retry_goes_to_the_new_endpoint_signed_with_the_new_secret(platform, warned):
+    old = platform(fail_first=100)  # the old endpoint fails: the delivery waits for a retry
+    delivery = warned()
+    first = delivery_attempt(delivery_id=delivery.pk)
+    assert first is not None and first.status_code == 500
+    assert [got.verified for got in old.all()] == [True]
+    new = platform()  # the platform moves its endpoint; a fresh secret comes with it
+    assert new.secret != old.secret
+    make_due(delivery)
+    retry = delivery_attempt(delivery_id=delivery.pk)
+    assert retry is not None and retry.ok and retry.number == 2
+    assert len(old.all()) == 1
+    [got] = new.all()  # verified by the new endpoint with the new secret only
+    assert got.verified and got.webhook_id == delivery.webhook_id
+    delivery.refresh_from_db()
+    assert delivery.url == new.url and delivery.status == DeliveryStatus.DELIVERED
+
+
+# --- v2: the address is checked again at delivery time (issue 9 finding 6) ---------------
+
+
+@pytest.fixture
+def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """What `rebind.test` resolves to, at the resolver itself (every lookup, urllib's too);
+    the test changes it, as a DNS change (or a rebinding attack) would."""
+    answer = {"rebind.test": "93.184.215.14"}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real(answer.get(host, host), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answer
+
+
+def test_a_name_that_now_resolves_to_a_private_address_is_not_posted_to(acme, warned, dns):
+    with receiving(Receiver()) as receiver:
+        url = f"http://rebind.test:{receiver.port}/enforcement"
+        receiver.secret = enforcement_endpoint_set(organization=acme, url=url)
+        delivery = warned()
+        dns["rebind.test"] = "127.0.0.1"  # the name moved inside the network
+        attempt = delivery_attempt(delivery_id=delivery.pk)
+        assert attempt is not None and not attempt.ok and attempt.status_code is None
+        assert attempt.error.startswith("refused: rebind.test resolves to a private")
+        assert "127.0.0.1" in attempt.error and attempt.latency_ms == 0
+        assert receiver.arrivals == 0  # never a connection
+        delivery.refresh_from_db()
+        assert delivery.status == DeliveryStatus.PENDING
+        assert delivery.next_attempt_at == attempt.at + timedelta(seconds=RETRY_DELAYS[0])
+
+        # The same name, once an admin allows the organization a private endpoint, is
+        # posted to: the resolver above really leads to the receiver.
+        receiver.secret = enforcement_endpoint_set(organization=acme, url=url, allow_private=True)
+        make_due(delivery)
+        retry = delivery_attempt(delivery_id=delivery.pk)
+        assert retry is not None and retry.ok
+        assert [got.verified for got in receiver.all()] == [True]
+
+
+def test_a_refused_address_is_retried_on_the_schedule_and_gives_up_like_any_failure(
+    acme, warned, dns
+):
+    enforcement_endpoint_set(organization=acme, url="http://rebind.test:9/enforcement")
+    delivery = warned()
+    dns["rebind.test"] = "169.254.169.254"
+    for _ in range(MAX_ATTEMPTS):
+        make_due(delivery)
+        attempt = delivery_attempt(delivery_id=delivery.pk)
+        assert attempt is not None and "169.254.169.254" in attempt.error
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    errors = set(DeliveryAttempt.objects.filter(delivery=delivery).values_list("error", flat=True))
+    assert len(errors) == 1 and next(iter(errors)).startswith("refused: ")
+
+
+def test_a_name_that_stopped_resolving_is_not_posted_to(acme, warned, dns):
+    enforcement_endpoint_set(organization=acme, url="http://rebind.test:9/enforcement")
+    delivery = warned()
+    dns["rebind.test"] = "nowhere.invalid"
+    attempt = delivery_attempt(delivery_id=delivery.pk)
+    assert attempt is not None and attempt.error == "refused: rebind.test does not resolve"
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING
+
+
+def test_a_name_that_rebinds_between_the_check_and_the_connection_gets_nowhere(
+    acme, warned, monkeypatch
+):
+    """DNS rebinding: a public answer to the check, 127.0.0.1 to every lookup after it. The
+    connection goes only to an address checked at connect time, never to the later one."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebind.test":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        checked = len(lookups) <= 2  # setting the endpoint, the attempt's check
+        return real("93.184.215.14" if checked else "127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with receiving(Receiver()) as receiver:
+        url = f"http://rebind.test:{receiver.port}/enforcement"
+        receiver.secret = enforcement_endpoint_set(organization=acme, url=url)
+        delivery = warned()
+        attempt = delivery_attempt(delivery_id=delivery.pk)
+        assert attempt is not None and attempt.status_code is None
+        assert attempt.error.startswith("refused: rebind.test resolves to a private")
+        assert len(lookups) == 3  # the connection's own lookup, checked again
+        assert receiver.arrivals == 0
+
+
+def test_an_https_endpoint_connects_through_the_checked_addresses_too(acme, warned, monkeypatch):
+    connected: list[tuple[str, int]] = []
+
+    def connect_public(address: tuple[str, int], *args: Any) -> Any:
+        connected.append(address)
+        raise ConnectionRefusedError("no one there")
+
+    monkeypatch.setattr(deliveries, "connect_public", connect_public)
+    enforcement_endpoint_set(organization=acme, url="https://platform.example/hook")
+    attempt = delivery_attempt(delivery_id=warned().pk)
+    assert attempt is not None and "no one there" in attempt.error
+    assert connected == [("platform.example", 443)]
+
+
+def test_the_tests_made_up_example_platform_is_never_connected_to(acme, warned):
+    """`.example` names pass the address rule in the tests (tests/conftest.py) but, as in
+    the world, lead nowhere: a delivery there fails to resolve, nothing is sent."""
+    enforcement_endpoint_set(organization=acme, url="https://platform.example/hook")
+    attempt = delivery_attempt(delivery_id=warned().pk)
+    assert attempt is not None and attempt.status_code is None
+    assert "Name or service not known" in attempt.error

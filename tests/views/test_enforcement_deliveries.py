@@ -39,7 +39,9 @@ def redeliver_url(delivery: Delivery) -> str:
 
 
 def test_it_shows_each_delivery_with_its_attempts(client, senior, acme):
-    enforcement_endpoint_set(organization=acme, url=f"http://127.0.0.1:{free_port()}/refused")
+    enforcement_endpoint_set(
+        organization=acme, url=f"http://127.0.0.1:{free_port()}/refused", allow_private=True
+    )
     subject = SubjectFactory(organization=acme)
     action = enforcement.action_by_hand(
         subject=subject, kind=ActionKind.WARN, user=senior, reason="first strike"
@@ -76,7 +78,9 @@ def test_only_admins_redeliver(client, reviewer, senior, acme, warned):
 
 def test_an_admin_redelivers_by_hand(client, admin_user, senior, acme):
     with receiving(Receiver(fail_first=1, fail_status=500)) as receiver:
-        receiver.secret = enforcement_endpoint_set(organization=acme, url=receiver.url)
+        receiver.secret = enforcement_endpoint_set(
+            organization=acme, url=receiver.url, allow_private=True
+        )
         action = enforcement.action_by_hand(
             subject=SubjectFactory(organization=acme),
             kind=ActionKind.RESTRICT,
@@ -111,7 +115,9 @@ def test_an_admin_redelivers_by_hand(client, admin_user, senior, acme):
 
 
 def test_a_failed_redelivery_says_why(client, admin_user, acme, warned):
-    enforcement_endpoint_set(organization=acme, url=f"http://127.0.0.1:{free_port()}/refused")
+    enforcement_endpoint_set(
+        organization=acme, url=f"http://127.0.0.1:{free_port()}/refused", allow_private=True
+    )
     action = enforcement.action_by_hand(
         subject=warned.subject, kind=ActionKind.RESTRICT, user=admin_user, reason="second strike"
     )
