@@ -158,7 +158,8 @@ def load(db: Db, *, items: int, subjects: int) -> None:
             copy.write_row((n, item["prompt"], item["model"], top["category"], top["score"]))
     org = db.execute(
         "INSERT INTO moderation_organization (slug, name, enforcement_url, enforcement_secret,"
-        " created_at) VALUES ('bench', 'Bench', '', '', now()) RETURNING id"
+        " enforcement_allow_private, created_at) VALUES ('bench', 'Bench', '', '', false, now())"
+        " RETURNING id"
     ).fetchone()
     given = {"org": org and org[0], "items": items, "subjects": subjects}
     first = min(row[0] for row in db.execute(LOAD_SUBJECTS, given).fetchall())
