@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -14,6 +15,8 @@ from moderation.services.subjects import USER_ID_HASH_PATTERN
 
 MAX_ITEMS = 500
 MAX_METADATA_BYTES = 8 * 1024
+# Deeper JSON than this is refused (400) before anything walks it recursively.
+MAX_DEPTH = 32
 # A clock a little ahead of ours is tolerated, as for webhook timestamps.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -61,18 +64,77 @@ class ItemIn(BaseModel):
 
 
 def parse_body(raw: bytes) -> Any:
-    """The body as JSON; BodyError for invalid UTF-8, invalid JSON or a non-object."""
+    """The body as JSON; BodyError for invalid UTF-8, invalid JSON, a non-object or a body
+    nested deeper than MAX_DEPTH. No message quotes the body."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyError(f"body is not valid UTF-8 (byte {exc.start})") from exc
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BodyError(_TOO_DEEP) from None
     except ValueError as exc:
         raise BodyError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BodyError('body must be a JSON object: one item, or {"items": [...]}')
+    if _depth_over(data, MAX_DEPTH):
+        raise BodyError(_TOO_DEEP)
     return data
+
+
+_TOO_DEEP = f"body is nested too deeply (at most {MAX_DEPTH} levels of arrays and objects)"
+
+
+def _depth_over(data: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than limit (iterative: any depth is safe)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return False
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored as text (PostgreSQL refuses NUL; an unpaired surrogate
+    is not Unicode), or None."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates (not valid Unicode)"
+    return None
+
+
+def unsafe_values(data: Any) -> list[FieldError]:
+    """Every value of a parsed body that no field may hold, with its path: text with NUL
+    characters or unpaired surrogates (in values and keys alike) and numbers out of float
+    range (1e400 reads as infinity). Call on a parse_body result (depth already bounded)."""
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, str):
+            if problem := text_problem(value):
+                errors.append(FieldError(_path("", loc), problem))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                errors.append(FieldError(_path("", loc), "must be a finite number"))
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if problem := text_problem(key):
+                    errors.append(FieldError(_path("", loc), f"keys {problem}"))
+                else:
+                    stack.append((child, (*loc, key)))
+        elif isinstance(value, list):
+            stack.extend((child, (*loc, i)) for i, child in enumerate(value))
+    return sorted(errors, key=lambda e: e.path)
 
 
 def _reject_constant(name: str) -> None:
@@ -259,7 +321,8 @@ def _semantic_errors(
 
     metadata = raw.get("metadata")
     if isinstance(metadata, dict):
-        size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+        serialized = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+        size = len(serialized.encode("utf-8", "surrogatepass"))
         if size > MAX_METADATA_BYTES:
             errors.append(
                 FieldError(

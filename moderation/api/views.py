@@ -21,6 +21,8 @@ from moderation.api.schema import (
     TooManyItems,
     parse_body,
     split_items,
+    text_problem,
+    unsafe_values,
     validate_items,
 )
 from moderation.api.signatures import SignatureError, signature_verify
@@ -40,6 +42,13 @@ def _errors(
 
 def _error(status: int, message: str, path: str = "") -> JsonResponse:
     return _errors(status, FieldError(path, message))
+
+
+def _with_unsafe(unsafe: list[FieldError], errors: list[FieldError]) -> list[FieldError]:
+    """Every error at once: the values no field may hold (NUL, unpaired surrogates, non-finite
+    numbers; schema.unsafe_values) first, then the field rules' errors at other paths."""
+    paths = {e.path for e in unsafe}
+    return [*unsafe, *(e for e in errors if e.path not in paths)]
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -105,6 +114,8 @@ def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
     webhook_id = request.headers["webhook-id"]
     if len(webhook_id) > 256:
         return _error(400, "webhook-id is longer than 256 characters")
+    if problem := text_problem(webhook_id):
+        return _error(400, f"webhook-id {problem}")
     replay = InboundBatch.objects.filter(api_key=api_key, webhook_id=webhook_id).first()
     if replay is not None:
         return JsonResponse({**replay.answer(), "duplicate": True}, status=200)
@@ -120,8 +131,10 @@ def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
     key_org = api_key.organization.slug if api_key.organization else None
     named = {
         i["organization"]
-        for i in items
-        if isinstance(i, dict) and isinstance(i.get("organization"), str)
+        for i in (items if isinstance(items, list) else [])
+        if isinstance(i, dict)
+        and isinstance(i.get("organization"), str)
+        and text_problem(i["organization"]) is None
     }
     valid, errors = validate_items(
         data,
@@ -129,6 +142,7 @@ def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
         organizations=selectors.organization_slugs(named | ({key_org} if key_org else set())),
         category_for_label=selectors.category_labels(),
     )
+    errors = _with_unsafe(unsafe_values(data), errors)
     if errors:
         return _errors(422, *errors)
 
@@ -185,6 +199,8 @@ def subject_lookup(request: HttpRequest) -> JsonResponse:
         data = parse_body(body)
     except BodyError as exc:
         return _error(400, str(exc))
+    if unsafe := unsafe_values(data):
+        return _errors(422, *_with_unsafe(unsafe, _subject_errors(data, api_key)))
 
     found = _subject_ref(data, api_key)
     if isinstance(found, JsonResponse):
@@ -261,6 +277,7 @@ def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
         errors.append(FieldError("message", f"a string of 1 to {appeals.MAX_MESSAGE} characters"))
     extra = sorted(set(data) - {"organization", "user_id", "user_id_hash", "action_id", "message"})
     errors.extend(FieldError(name, "unknown field") for name in extra)
+    errors = _with_unsafe(unsafe_values(data), errors)
     if errors:
         return _errors(422, *errors)
     found = _subject_ref(data, api_key)
