@@ -244,6 +244,20 @@ def _migration_data_in_transactional_tests(request: pytest.FixtureRequest) -> No
         _reseed_migration_data()
 
 
+@pytest.fixture(autouse=True)
+def _auth_failures_counted_per_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed API authentications are counted per client address (CONTRACT §3 v2), and the
+    test client is always 127.0.0.1: each test counts under its own Redis prefix and starts
+    with an empty in-memory count, so failures of other tests (or of another run sharing the
+    test Redis) never push one into a 429."""
+    from moderation.api import ratelimit
+
+    monkeypatch.setattr(
+        ratelimit, "AUTH_FAILURE_PREFIX", f"modqueue:test:{uuid.uuid4().hex}:authfail:"
+    )
+    ratelimit._memory_failures.clear()
+
+
 # Where the tests' made-up platforms live. `.example` names never resolve (RFC 2606), yet
 # they stand for a platform's public endpoint, which set_enforcement_endpoint only accepts
 # on a public address (CONTRACT §2 v2). They resolve here to a public address, only for

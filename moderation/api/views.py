@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from moderation import selectors
 from moderation.api import auth
-from moderation.api.ratelimit import rate_take
+from moderation.api.ratelimit import auth_failure_record, auth_failures_check, rate_take
 from moderation.api.schema import (
     BodyError,
     FieldError,
@@ -72,6 +72,30 @@ def _rate_limited(api_key: ApiKey) -> JsonResponse | None:
     )
 
 
+def _client_address(request: HttpRequest) -> str:
+    """The peer's address (REMOTE_ADDR); never a header the client writes (X-Forwarded-For)."""
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def _auth_refused(request: HttpRequest) -> JsonResponse | None:
+    """429 for an address with too many failed authentications (CONTRACT §3 v2), checked
+    before the body is read, any key is looked up or any signature is computed."""
+    decision = auth_failures_check(address=_client_address(request))
+    if decision.allowed:
+        return None
+    return _errors(
+        429,
+        FieldError("", "too many failed authentications from this address"),
+        headers={"Retry-After": str(max(1, min(60, math.ceil(decision.retry_after))))},
+    )
+
+
+def _unauthorized(request: HttpRequest, message: str) -> JsonResponse:
+    """401, counted against the client address."""
+    auth_failure_record(address=_client_address(request))
+    return _error(401, message)
+
+
 def _is_json(request: HttpRequest) -> bool:
     return request.content_type == "application/json"
 
@@ -79,13 +103,15 @@ def _is_json(request: HttpRequest) -> bool:
 def _signed(request: HttpRequest, key_id: str) -> tuple[ApiKey, bytes] | JsonResponse:
     """Authenticate a Standard Webhooks message (CONTRACT §3): the key and the raw body, or
     the error answer. The order is the contract's: size, key, content type, UTF-8,
-    signature, then the key's rate limit."""
+    signature, then the key's rate limit; before all of them, the address's failures."""
+    if refused := _auth_refused(request):
+        return refused
     body = _read_body(request)
     if body is None:
         return _error(413, f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
     api_key = auth.api_key_active(key_id)
     if api_key is None:
-        return _error(401, "unknown or revoked API key")
+        return _unauthorized(request, "unknown or revoked API key")
     if not _is_json(request):
         return _error(415, f"content type must be application/json, not {request.content_type!r}")
     try:
@@ -95,7 +121,7 @@ def _signed(request: HttpRequest, key_id: str) -> tuple[ApiKey, bytes] | JsonRes
     try:
         signature_verify(body=text, headers=request.headers, secrets=auth.api_key_secrets(api_key))
     except SignatureError as exc:
-        return _error(401, str(exc))
+        return _unauthorized(request, str(exc))
     auth.api_key_touch(api_key)
     if limited := _rate_limited(api_key):
         return limited
@@ -153,9 +179,13 @@ def flags_receive(request: HttpRequest, key_id: str) -> JsonResponse:
 
 
 def _bearer(request: HttpRequest) -> tuple[ApiKey | None, JsonResponse | None]:
+    if refused := _auth_refused(request):
+        return None, refused
     api_key = auth.api_key_for_bearer(request)
     if api_key is None:
-        return None, _error(401, "Authorization: Bearer <secret> of an active API key required")
+        return None, _unauthorized(
+            request, "Authorization: Bearer <secret> of an active API key required"
+        )
     auth.api_key_touch(api_key)
     return api_key, _rate_limited(api_key)
 
@@ -265,6 +295,9 @@ def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
     if isinstance(signed, JsonResponse):
         return signed
     api_key, body = signed
+    webhook_id = request.headers["webhook-id"]
+    if len(webhook_id) > 256:
+        return _error(400, "webhook-id is longer than 256 characters")
     try:
         data = parse_body(body)
     except BodyError as exc:
@@ -285,7 +318,9 @@ def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
         return found
     organization, user_hash = found
     try:
-        appeal = appeals.appeal_create(
+        appeal, created = appeals.appeal_receive(
+            api_key=api_key,
+            webhook_id=webhook_id,
             organization=organization,
             user_id_hash=user_hash,
             action_id=str(action_id),
@@ -295,4 +330,6 @@ def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
         return _error(404, "no such action for this organization and user", "action_id")
     except appeals.AppealOpen:
         return _error(409, "an appeal of this action is still open", "action_id")
+    if not created:
+        return JsonResponse({"appeal_id": str(appeal.pk), "duplicate": True}, status=200)
     return JsonResponse({"appeal_id": str(appeal.pk)}, status=202)

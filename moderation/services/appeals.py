@@ -13,6 +13,7 @@ from accounts.roles import Role, user_has_role
 from moderation.models import (
     ActionKind,
     ActionState,
+    ApiKey,
     Appeal,
     AppealState,
     AuditAction,
@@ -35,9 +36,16 @@ class AppealOpen(Exception):
 
 
 def appeal_create(
-    *, organization: Organization, user_id_hash: str, action_id: str, message: str
+    *,
+    organization: Organization,
+    user_id_hash: str,
+    action_id: str,
+    message: str,
+    api_key: ApiKey | None = None,
+    webhook_id: str = "",
 ) -> Appeal:
-    """Record an appeal of a taken action of this organization's user."""
+    """Record an appeal of a taken action of this organization's user; `api_key` and
+    `webhook_id` name the signed message that brought it (see appeal_receive)."""
     try:
         action_uuid = uuid.UUID(action_id)
     except ValueError as exc:
@@ -57,7 +65,9 @@ def appeal_create(
         raise AppealNotFound
     try:
         with transaction.atomic():
-            appeal = Appeal.objects.create(action=action, message=message)
+            appeal = Appeal.objects.create(
+                action=action, message=message, api_key=api_key, webhook_id=webhook_id
+            )
             audit_record(
                 actor=None,
                 action=AuditAction.APPEAL_RECEIVED,
@@ -67,6 +77,46 @@ def appeal_create(
     except IntegrityError as exc:
         raise AppealOpen from exc
     return appeal
+
+
+def _appeal_delivered(*, api_key: ApiKey, webhook_id: str) -> Appeal | None:
+    if not webhook_id:
+        return None
+    return Appeal.objects.filter(api_key=api_key, webhook_id=webhook_id).first()
+
+
+def appeal_receive(
+    *,
+    api_key: ApiKey,
+    webhook_id: str,
+    organization: Organization,
+    user_id_hash: str,
+    action_id: str,
+    message: str,
+) -> tuple[Appeal, bool]:
+    """A signed appeal (CONTRACT §4b): the appeal and True when this message opened it; the
+    appeal it opened before and False when the key already delivered this `webhook-id`
+    (v2), whatever became of that appeal since, never a second appeal nor AppealOpen. Two
+    deliveries at once are kept to one appeal by the unique (api_key, webhook_id)."""
+    first = _appeal_delivered(api_key=api_key, webhook_id=webhook_id)
+    if first is not None:
+        return first, False
+    try:
+        appeal = appeal_create(
+            organization=organization,
+            user_id_hash=user_id_hash,
+            action_id=action_id,
+            message=message,
+            api_key=api_key,
+            webhook_id=webhook_id,
+        )
+    except AppealOpen:
+        # A concurrent delivery of the same message won the race: answer with its appeal.
+        first = _appeal_delivered(api_key=api_key, webhook_id=webhook_id)
+        if first is None:
+            raise
+        return first, False
+    return appeal, True
 
 
 class RevealRefused(ValueError):

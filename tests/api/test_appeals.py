@@ -180,6 +180,58 @@ def test_it_answers_409_while_an_appeal_of_the_action_is_open(signed_key, warnin
     assert Appeal.objects.count() == 2
 
 
+# --- 200: a replay (v2) ----------------------------------------------------------------------
+
+
+def test_an_exact_replay_answers_200_with_the_first_answer(signed_key, warning):
+    body = json.dumps(body_for(warning)).encode()
+    headers = signed_key.headers(body.decode())
+    first = signed_key.client.post(
+        url_of(signed_key), data=body, content_type="application/json", headers=headers
+    )
+    assert first.status_code == 202
+    for _ in range(2):
+        replay = signed_key.client.post(
+            url_of(signed_key), data=body, content_type="application/json", headers=headers
+        )
+        assert replay.status_code == 200, replay.content
+        assert replay.json() == {"appeal_id": first.json()["appeal_id"], "duplicate": True}
+    record = Appeal.objects.get()
+    assert record.api_key == signed_key.api_key and record.webhook_id == headers["webhook-id"]
+    assert AuditEvent.objects.filter(action=AuditAction.APPEAL_RECEIVED).count() == 1
+
+
+def test_a_replay_after_the_appeal_was_decided_is_still_the_first_answer(
+    signed_key, warning, senior
+):
+    body = json.dumps(body_for(warning)).encode()
+    headers = signed_key.headers(body.decode())
+    first = signed_key.client.post(
+        url_of(signed_key), data=body, content_type="application/json", headers=headers
+    )
+    appeal_decide(appeal=Appeal.objects.get(), user=senior, upheld=False, reason="It was not.")
+    replay = signed_key.client.post(
+        url_of(signed_key), data=body, content_type="application/json", headers=headers
+    )
+    assert replay.status_code == 200
+    assert replay.json() == {"appeal_id": first.json()["appeal_id"], "duplicate": True}
+    assert Appeal.objects.count() == 1
+
+
+def test_the_same_webhook_id_from_another_key_is_not_a_replay(signed_key, unbound_key, warning):
+    msg_id = "msg_shared_id"
+    assert appeal(signed_key, body_for(warning), msg_id=msg_id).status_code == 202
+    again = appeal(unbound_key, body_for(warning), msg_id=msg_id)
+    assert again.status_code == 409
+    assert Appeal.objects.count() == 1
+
+
+def test_it_answers_400_to_a_webhook_id_over_256_characters(signed_key, warning):
+    response = appeal(signed_key, body_for(warning), msg_id="m" * 257)
+    assert response.status_code == 400
+    assert not Appeal.objects.exists()
+
+
 # --- 400 / 401 / 403 / 405 / 415 ------------------------------------------------------------
 
 

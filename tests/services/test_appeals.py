@@ -3,9 +3,11 @@ reinstates the user and tells the platform, denied keeps the status and says why
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from accounts.roles import Role
 from moderation.models import (
@@ -21,17 +23,19 @@ from moderation.models import (
     SubjectStatus,
     Verdict,
 )
+from moderation.services import appeals as appeals_service
 from moderation.services.appeals import (
     AppealOpen,
     RevealRefused,
     appeal_create,
     appeal_decide,
     appeal_may_decide,
+    appeal_receive,
     appeal_reveal_pii,
 )
 from moderation.services.enforcement import EnforcementRefused, action_by_hand, removal_approve
-from moderation.services.organizations import enforcement_endpoint_set
-from tests.factories import UserFactory, decide
+from moderation.services.organizations import api_key_create, enforcement_endpoint_set
+from tests.factories import SubjectFactory, UserFactory, decide
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +205,98 @@ def test_a_reveal_needs_a_senior_and_a_reason(request, restricted_by_sam, who):
             reason="curious" if who == "reviewer" else "  ",
         )
     assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
+
+
+# --- a signed message delivered again (CONTRACT §4b v2) ---------------------------------------
+
+
+def receive(action: EnforcementAction, api_key: Any, webhook_id: str) -> tuple[Appeal, bool]:
+    subject = action.subject
+    return appeal_receive(
+        api_key=api_key,
+        webhook_id=webhook_id,
+        organization=subject.organization,
+        user_id_hash=subject.user_id_hash,
+        action_id=str(action.pk),
+        message="It was a mistake.",
+    )
+
+
+@pytest.fixture
+def api_key(acme: Any) -> Any:
+    return api_key_create(name="acme classifier", organization_slug="acme")[0]
+
+
+def test_a_message_delivered_again_answers_with_the_appeal_it_opened(
+    restricted_by_sam, api_key, other_senior
+):
+    first, created = receive(restricted_by_sam, api_key, "msg_1")
+    assert created and first.api_key == api_key and first.webhook_id == "msg_1"
+    assert receive(restricted_by_sam, api_key, "msg_1") == (first, False)
+    appeal_decide(appeal=first, user=other_senior, upheld=False, reason="It was not.")
+    assert receive(restricted_by_sam, api_key, "msg_1") == (first, False)
+    assert Appeal.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.APPEAL_RECEIVED).count() == 1
+    # Another message about the same action is a new appeal once the first is decided.
+    second, created = receive(restricted_by_sam, api_key, "msg_2")
+    assert created and second != first
+
+
+def test_a_delivery_that_loses_the_race_answers_with_the_winners_appeal(
+    restricted_by_sam, api_key, monkeypatch
+):
+    """Two deliveries of one message at once: both look for it before either has stored it;
+    the unique (api_key, webhook_id) refuses the second insert, which answers with the first."""
+    winner, _ = receive(restricted_by_sam, api_key, "msg_1")
+    real = appeals_service._appeal_delivered
+    looked: list[bool] = []
+
+    def not_yet_committed(**kwargs: Any) -> Appeal | None:
+        looked.append(True)
+        return None if len(looked) == 1 else real(**kwargs)
+
+    monkeypatch.setattr(appeals_service, "_appeal_delivered", not_yet_committed)
+    assert receive(restricted_by_sam, api_key, "msg_1") == (winner, False)
+    assert len(looked) == 2
+    assert Appeal.objects.count() == 1
+
+
+def test_a_decided_appeals_message_racing_again_is_still_one_appeal(
+    restricted_by_sam, api_key, other_senior, monkeypatch
+):
+    """Only the webhook-id's unique constraint can refuse this insert: the first appeal is
+    decided, so one-open-per-action does not."""
+    winner, _ = receive(restricted_by_sam, api_key, "msg_1")
+    appeal_decide(appeal=winner, user=other_senior, upheld=False, reason="It was not.")
+    real = appeals_service._appeal_delivered
+    calls = iter([None])
+    monkeypatch.setattr(
+        appeals_service, "_appeal_delivered", lambda **kw: next(calls, None) or real(**kw)
+    )
+    assert receive(restricted_by_sam, api_key, "msg_1") == (winner, False)
+    assert Appeal.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_at_once_open_one_appeal(acme, senior):
+    subject = SubjectFactory(organization=acme)
+    action = action_by_hand(subject=subject, kind=ActionKind.RESTRICT, user=senior, reason="spam")
+    key = api_key_create(name="acme classifier", organization_slug="acme")[0]
+    start = threading.Barrier(2)
+    answers: list[tuple[Appeal, bool]] = []
+
+    def deliver() -> None:
+        try:
+            start.wait()
+            answers.append(receive(action, key, "msg_twice"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(created for _, created in answers) == [False, True]
+    assert answers[0][0] == answers[1][0]
+    assert Appeal.objects.count() == 1
