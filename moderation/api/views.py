@@ -298,6 +298,8 @@ def appeal_receive(request: HttpRequest, key_id: str) -> JsonResponse:
     webhook_id = request.headers["webhook-id"]
     if len(webhook_id) > 256:
         return _error(400, "webhook-id is longer than 256 characters")
+    if problem := text_problem(webhook_id):
+        return _error(400, f"webhook-id {problem}")
     try:
         data = parse_body(body)
     except BodyError as exc:

@@ -555,6 +555,21 @@ def test_it_answers_400_to_a_nul_character_in_the_webhook_id(key, caplog):
     assert paths_of(response) == {""}
 
 
+def test_it_answers_400_to_a_nul_character_in_an_appeals_webhook_id(key, warning, caplog):
+    before = stored()
+    body = dumps(appeal_body(warning))
+    msg_id, timestamp = "msg_\u0000x", int(time.time())
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": _signature(key.secret, msg_id, timestamp, body),
+    }
+    url = f"/api/v1/appeals/{key.api_key.key_id}"
+    response = key.client.post(url, data=body, content_type="application/json", headers=headers)
+    assert_refused(response, 400, before, caplog)
+    assert paths_of(response) == {""}
+
+
 @pytest.mark.parametrize("items", [None, 5, "abc", {"a": 1}, True])
 def test_it_answers_422_to_items_of_the_wrong_type(key, items, caplog):
     before = stored()
