@@ -125,6 +125,11 @@ def _render_item(
     return render(request, template, item_context(request, item, **extra), status=status)
 
 
+def _invalid(request: HttpRequest, item: FlaggedItem, error: str, **kept: object) -> HttpResponse:
+    """The item again with the form as it was sent and what is wrong with it (422)."""
+    return _render_item(request, item, status=422, error=error, **kept)
+
+
 def _categories(values: list[str]) -> list[PolicyCategory]:
     """The chosen categories; UnknownCategory for any value that is not one's id."""
     if not all(CATEGORY_ID.fullmatch(v) for v in values):
@@ -184,17 +189,13 @@ def item_decide(request: HttpRequest, pk: int) -> HttpResponse:
         request.session["skipped"] = [item.pk, *earlier][:SKIPPED_KEPT]
         return _next_response(request)
     if action not in Verdict.values:
-        return _render_item(
-            request, item, status=422, error="Choose Violation, No violation, Escalate or Skip."
-        )
+        return _invalid(request, item, "Choose Violation, No violation, Escalate or Skip.")
     note = request.POST.get("note", "")
     values = request.POST.getlist("categories")
     try:
         categories = _categories(values)
     except UnknownCategory:
-        return _render_item(
-            request, item, status=422, error="An unknown policy category was chosen.", note=note
-        )
+        return _invalid(request, item, "An unknown policy category was chosen.", note=note)
     try:
         decision_record(
             item=item,
@@ -204,14 +205,7 @@ def item_decide(request: HttpRequest, pk: int) -> HttpResponse:
             note=note,
         )
     except DecisionInvalid as invalid:
-        return _render_item(
-            request,
-            item,
-            status=422,
-            error=str(invalid),
-            note=note,
-            checked={c.pk for c in categories},
-        )
+        return _invalid(request, item, str(invalid), note=note, checked={c.pk for c in categories})
     except ClaimConflict as conflict:
         item.refresh_from_db()
         return _render_item(request, item, status=409, conflict=str(conflict))
@@ -249,7 +243,7 @@ def item_reveal_pii(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         reveals.pii_reveal(item=item, user=request.user, reason=request.POST.get("reason", ""))
     except reveals.RevealInvalid as invalid:
-        return _render_item(request, item, status=422, error=str(invalid))
+        return _invalid(request, item, str(invalid))
     request.session["pii_revealed"] = [item.pk, *request.session.get("pii_revealed", [])][:200]
     if request.htmx:
         return _render_item(request, item)
@@ -288,32 +282,18 @@ def item_overturn(request: HttpRequest, pk: int) -> HttpResponse:
     note = request.POST.get("note", "")
     kept = {"overturn_note": note, "overturn_verdict": verdict}
     if verdict not in (Verdict.VIOLATION, Verdict.NO_VIOLATION):
-        return _render_item(
-            request,
-            item,
-            status=422,
-            error="Choose the new verdict: Violation or No violation.",
-            **kept,
-        )
+        return _invalid(request, item, "Choose the new verdict: Violation or No violation.", **kept)
     try:
         categories = _categories(request.POST.getlist("categories"))
     except UnknownCategory:
-        return _render_item(
-            request, item, status=422, error="An unknown policy category was chosen.", **kept
-        )
+        return _invalid(request, item, "An unknown policy category was chosen.", **kept)
     try:
         decision_overturn(
             item=item, user=request.user, verdict=Verdict(verdict), categories=categories, note=note
         )
     except DecisionInvalid as invalid:
-        return _render_item(
-            request,
-            item,
-            status=422,
-            error=str(invalid),
-            overturn_checked={c.pk for c in categories},
-            **kept,
-        )
+        checked = {c.pk for c in categories}
+        return _invalid(request, item, str(invalid), overturn_checked=checked, **kept)
     except OverturnRefused as refused:
         item.refresh_from_db()
         return _render_item(request, item, status=409, conflict=str(refused))
