@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -187,11 +190,25 @@ SECURE_REFERRER_POLICY = "same-origin"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 MODQUEUE_INLINE_JOBS = not REDIS_URL
 
+_redis_url = urlsplit(REDIS_URL or "redis://127.0.0.1:6379/0")
+# Host, port and database rather than "URL": django-rq ignores REDIS_CLIENT_KWARGS when it is
+# given a URL, and these options matter.
 _redis_queue = {
-    "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
+    "HOST": _redis_url.hostname or "127.0.0.1",
+    "PORT": _redis_url.port or 6379,
+    "DB": int(_redis_url.path.lstrip("/") or 0),
+    "USERNAME": unquote(_redis_url.username) if _redis_url.username else None,
+    "PASSWORD": unquote(_redis_url.password) if _redis_url.password else None,
+    "SSL": _redis_url.scheme == "rediss",
     "DEFAULT_TIMEOUT": 300,
     # A dead Redis must not hang an API request: the database is the record (CONTRACT §3).
-    "REDIS_CLIENT_KWARGS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+    # redis-py 8 retries a failed command 10 times with backoff (about 4 s) by default; one
+    # immediate retry is enough for a pooled connection that a Redis restart closed.
+    "REDIS_CLIENT_KWARGS": {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "retry": Retry(NoBackoff(), 1),
+    },
 }
 RQ_QUEUES = {name: dict(_redis_queue) for name in ("ingest", "enforcement", "default")}
 RQ = {

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import django_rq
 import pytest
 import redis
 
@@ -257,12 +258,21 @@ def test_it_lets_requests_through_while_redis_is_unreachable(
     signed_key, other_key, item, settings, monkeypatch
 ):
     settings.MODQUEUE_INLINE_JOBS = False
-    dead = redis.Redis(port=_closed_port(), socket_connect_timeout=0.2)
+    # Built as the app builds its own (one retry, no backoff), on a port nobody listens on.
+    client_kwargs = settings.RQ_QUEUES["ingest"]["REDIS_CLIENT_KWARGS"]
+    dead = redis.Redis(port=_closed_port(), **{**client_kwargs, "socket_connect_timeout": 0.2})
     monkeypatch.setattr(ratelimit, "_redis", lambda: dead)
     monkeypatch.setattr(ratelimit, "_script", None)
     for n in range(LIMIT + 5):
         assert bad_signature(signed_key, other_key, item, n).status_code == 401
     assert signed_post(signed_key, flags_url(signed_key), item(1)).status_code == 202
+
+
+def test_the_apps_redis_client_gives_up_at_once_rather_than_retrying_for_seconds():
+    # redis-py 8 retries a failed command 10 times with backoff by default (about 4 s a
+    # command), which would stall every API request while Redis is down.
+    retry = django_rq.get_connection("ingest").get_retry()
+    assert retry is not None and retry.get_retries() <= 1
 
 
 def test_the_429s_and_an_appeals_replay_fit_the_openapi_document(blocked, acme, reviewer):
