@@ -9,20 +9,15 @@ When a decision is undone or overturned, the consequences follow the final decis
 (CONTRACT §5 v2, §6 v2): an automatic warning or restriction that no longer stands steps
 down to what the thresholds now say ("correction"), and a removal proposal whose basis is
 gone is withdrawn. What the thresholds call for is one pure function, `enforcement_plan`,
-over one read of a subject's situation, `_situations`: the decision path, the thresholds
-preview and their application all go through both, so the preview cannot promise what
-saving does not do.
+over one read of a subject's situation, `situations_read` (both in enforcement_plan.py):
+the decision path, the thresholds preview and their application all go through both, so
+the preview cannot promise what saving does not do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
@@ -32,25 +27,26 @@ from moderation.models import (
     AuditAction,
     Decision,
     EnforcementAction,
-    Organization,
     Subject,
     SubjectStatus,
     VoidReason,
 )
 from moderation.services import deliveries
 from moderation.services.audit import audit_record
+from moderation.services.enforcement_plan import (
+    CORRECTION,
+    STATUS_NOUN,
+    THRESHOLD,
+    Plan,
+    enforcement_plan,
+    situations_read,
+)
 from moderation.services.rates import (
     Figures,
-    counted_decisions,
-    counted_violation,
-    figures_of,
     subject_recount,
 )
 from moderation.services.thresholds import (
-    STATUS_RANK,
     Rules,
-    Target,
-    status_target,
     thresholds_for,
 )
 
@@ -60,160 +56,10 @@ STATUS_OF_ACTION = {
     ActionKind.REMOVE: SubjectStatus.REMOVED,
     ActionKind.REINSTATE: SubjectStatus.ACTIVE,
 }
-ACTION_FOR_STATUS = {
-    SubjectStatus.WARNED: ActionKind.WARN,
-    SubjectStatus.RESTRICTED: ActionKind.RESTRICT,
-}
-THRESHOLD = "threshold"
-CORRECTION = "correction"
-# Who decides an action the system took by itself; only these may be corrected by it.
-AUTOMATIC = (THRESHOLD, CORRECTION)
-STATUS_NOUN = {SubjectStatus.WARNED: "warning", SubjectStatus.RESTRICTED: "restriction"}
 
 
 class EnforcementRefused(Exception):
     """The action is not allowed (role, state, missing reason); nothing was changed."""
-
-
-# --- what the thresholds call for: one read, one pure rule --------------------------------
-
-
-@dataclass(frozen=True)
-class Situation:
-    """What the thresholds look at for one subject."""
-
-    status: SubjectStatus
-    # Counted over the window, from the latest reinstatement by a person on (a fresh start).
-    figures: Figures
-    proposal_open: bool
-    # A removal was rejected and no counted violation came after it.
-    removal_blocked: bool
-    # The current status was set by an automatic action ("threshold" or "correction").
-    automatic: bool
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do about one subject."""
-
-    target: Target
-    # An automatic warn or restrict to take.
-    take: ActionKind | None = None
-    propose: bool = False
-    # Only when correcting after an undo or overturn: the status to step down to, and
-    # whether the open removal proposal goes (withdraw) or stays with a new basis (refresh).
-    step_down_to: SubjectStatus | None = None
-    withdraw: bool = False
-    refresh: bool = False
-
-    @property
-    def changes(self) -> bool:
-        """Whether the subject gets a new status or a new (or withdrawn) proposal."""
-        return bool(self.take or self.propose or self.step_down_to or self.withdraw)
-
-
-def enforcement_plan(*, situation: Situation, rules: Rules, correcting: bool = False) -> Plan:
-    """The pure rule from a subject's situation to what the thresholds do (CONTRACT §6).
-
-    Automatic actions only escalate, and a removed user is never touched. When
-    `correcting` (a decision was undone or overturned), a status an automatic action set
-    steps down to what the thresholds now say, and a proposal no longer called for goes.
-    """
-    figures = situation.figures
-    target = status_target(
-        violations=figures.violations,
-        reviewed=figures.reviewed,
-        critical_violation=figures.critical_violation,
-        rules=rules,
-    )
-    current = situation.status
-    take = None
-    if STATUS_RANK[target.status] > STATUS_RANK[current]:
-        take = ACTION_FOR_STATUS[target.status]
-    removal_stands = (
-        target.propose_removal
-        and current != SubjectStatus.REMOVED
-        and not situation.removal_blocked
-    )
-    propose = removal_stands and not situation.proposal_open
-    if not correcting:
-        return Plan(target=target, take=take, propose=propose)
-    step_down = None
-    if (
-        current in STATUS_NOUN
-        and situation.automatic
-        and STATUS_RANK[target.status] < STATUS_RANK[current]
-    ):
-        step_down = target.status
-    return Plan(
-        target=target,
-        take=take,
-        propose=propose,
-        step_down_to=step_down,
-        withdraw=situation.proposal_open and not removal_stands,
-        refresh=situation.proposal_open and removal_stands,
-    )
-
-
-def _moment(resolved: datetime | None, effective: datetime | None, created: datetime) -> datetime:
-    return resolved or effective or created
-
-
-def _situations(
-    subjects: Sequence[Subject], *, rules: Rules, now: datetime
-) -> dict[int, Situation]:
-    """Each subject's situation under `rules`, read in three queries however many subjects."""
-    ids = [s.pk for s in subjects]
-    window_start = now - timedelta(days=rules.window_days)
-    fresh: dict[int, datetime] = {}
-    rejected: dict[int, datetime] = {}
-    setter: dict[int, tuple[datetime, str]] = {}
-    proposed: set[int] = set()
-    rows = (
-        EnforcementAction.objects.filter(subject_id__in=ids)
-        .filter(
-            Q(state__in=[ActionState.TAKEN, ActionState.PROPOSED])
-            | Q(kind=ActionKind.REMOVE, state=ActionState.REJECTED)
-        )
-        .order_by("-created_at")
-        .values_list(
-            "subject_id", "kind", "state", "decided_by", "resolved_at", "effective_at", "created_at"
-        )
-    )
-    for subject_id, kind, state, decided_by, resolved, effective, created in rows:
-        if state == ActionState.PROPOSED:
-            proposed.add(subject_id)
-        elif state == ActionState.REJECTED:
-            # The latest rejected removal: none is proposed again before a new violation.
-            rejected.setdefault(subject_id, _moment(resolved, effective, created))
-        else:
-            # The action that set the current status is the latest to take effect.
-            moment = effective or created
-            if subject_id not in setter or moment > setter[subject_id][0]:
-                setter[subject_id] = (moment, decided_by)
-            if kind == ActionKind.REINSTATE and decided_by != CORRECTION:
-                # A user reinstated by a person starts afresh: the thresholds see only what
-                # they did since. A correction is no fresh start: it would wipe the history
-                # that still stands.
-                fresh.setdefault(subject_id, _moment(resolved, effective, created))
-    decisions = counted_decisions(subject_ids=ids, since=window_start)
-    situations = {}
-    for subject in subjects:
-        mine = decisions.get(subject.pk, [])
-        since = max(window_start, fresh.get(subject.pk, window_start))
-        blocked = (
-            subject.pk in rejected
-            and figures_of(mine, since=max(window_start, rejected[subject.pk])).violations == 0
-        )
-        status = SubjectStatus(subject.status)
-        situations[subject.pk] = Situation(
-            status=status,
-            figures=figures_of(mine, since=since),
-            proposal_open=subject.pk in proposed,
-            removal_blocked=blocked,
-            automatic=setter.get(subject.pk, (now, ""))[1] in AUTOMATIC,
-        )
-    return situations
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -394,7 +240,7 @@ def _enforce(
     rules = rules or Rules.of(thresholds_for(locked.organization))
     now = timezone.now()
     subject_recount(subject=locked, now=now, window_days=rules.window_days)
-    situation = _situations([locked], rules=rules, now=now)[locked.pk]
+    situation = situations_read([locked], rules=rules, now=now)[locked.pk]
     plan = enforcement_plan(situation=situation, rules=rules, correcting=cause is not None)
     done = _carry_out(locked, plan=plan, figures=situation.figures, rules=rules, cause=cause)
     subject.status = locked.status
@@ -528,70 +374,3 @@ def action_by_hand(
             proposal.approved_by = user  # type: ignore[assignment]
             proposal.save(update_fields=["state", "review_note", "resolved_at", "approved_by"])
     return action
-
-
-# --- new thresholds: preview, then apply ---------------------------------------------------
-
-
-def _scope_filter(organization: Organization | None) -> dict[str, object]:
-    if organization is not None:
-        return {"organization": organization}
-    return {"organization__thresholds__isnull": True}
-
-
-def _candidates(
-    organization: Organization | None, *, rules: Rules, now: datetime
-) -> QuerySet[Subject]:
-    """The users in scope the rules could act on: those with a counted violation in the
-    window. Without one, the thresholds call for nothing (so nobody else is read)."""
-    violated = Decision.objects.final().filter(
-        counted_violation(),
-        item__subject=OuterRef("pk"),
-        decided_at__gt=now - timedelta(days=rules.window_days),
-    )
-    return (
-        Subject.objects.filter(**_scope_filter(organization))
-        .filter(Exists(violated))
-        .order_by("pk")
-    )
-
-
-def _chunks(subjects: QuerySet[Subject], size: int = 500) -> Iterator[list[Subject]]:
-    chunk: list[Subject] = []
-    for subject in subjects.iterator(chunk_size=size):
-        chunk.append(subject)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def thresholds_preview(
-    *, organization: Organization | None, rules: Rules, now: datetime | None = None
-) -> dict[str, int]:
-    """How many users would change status (or get a removal proposal) if `rules` applied
-    now: the same situations and the same plan as `thresholds_apply`, read, not written."""
-    now = now or timezone.now()
-    counts = {"warned": 0, "restricted": 0, "proposals": 0, "total": 0}
-    for chunk in _chunks(_candidates(organization, rules=rules, now=now)):
-        for situation in _situations(chunk, rules=rules, now=now).values():
-            plan = enforcement_plan(situation=situation, rules=rules)
-            if plan.take is not None:
-                counts[STATUS_OF_ACTION[plan.take].value] += 1
-            counts["proposals"] += plan.propose
-            counts["total"] += plan.changes
-    return counts
-
-
-def thresholds_apply(*, organization: Organization | None) -> int:
-    """After new thresholds are saved: re-evaluate every user in scope they could act on;
-    returns how many got a new status or a removal proposal."""
-    rules = Rules.of(thresholds_for(organization))
-    now = timezone.now()
-    ids = list(_candidates(organization, rules=rules, now=now).values_list("pk", flat=True))
-    changed = 0
-    for subject in Subject.objects.filter(pk__in=ids).order_by("pk").iterator():
-        if enforcement_evaluate(subject=subject, rules=rules):
-            changed += 1
-    return changed

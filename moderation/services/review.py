@@ -292,10 +292,16 @@ def _undo_refusal(
 
 
 def decision_undoable(
-    *, decision: Decision, user: AbstractBaseUser, now: datetime | None = None
+    *,
+    decision: Decision,
+    user: AbstractBaseUser,
+    now: datetime | None = None,
+    item: FlaggedItem | None = None,
 ) -> bool:
-    """Whether `user` may undo `decision` now (no lock taken: for showing the button)."""
-    item = FlaggedItem.objects.get(pk=decision.item_id)
+    """Whether `user` may undo `decision` now (no lock taken: for showing the button);
+    `item`, the decision's item when the caller has it already."""
+    if item is None or item.pk != decision.item_id:
+        item = FlaggedItem.objects.get(pk=decision.item_id)
     return _undo_refusal(decision, user, item, now or timezone.now()) is None
 
 

@@ -157,7 +157,7 @@ def thresholds_reset(
 def _apply(organization: Organization | None) -> int:
     # Imported here, not at the top: services/enforcement.py imports this module for the
     # rules, and applying them is enforcement's work.
-    from moderation.services.enforcement import thresholds_apply
+    from moderation.services.threshold_changes import thresholds_apply
 
     return thresholds_apply(organization=organization)
 

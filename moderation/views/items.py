@@ -85,7 +85,9 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
     is_senior = user_has_role(request.user, Role.SENIOR)
     mine = [d for d in decisions if d.reviewer_id == request.user.pk and d.voided_at is None]
     undoable_here = (
-        mine[-1] if mine and decision_undoable(decision=mine[-1], user=request.user) else None
+        mine[-1]
+        if mine and decision_undoable(decision=mine[-1], user=request.user, item=item)
+        else None
     )
     return {
         "item": item,

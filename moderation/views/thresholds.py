@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import role_required
 from accounts.roles import Role
 from moderation.models import Organization, ThresholdChange
-from moderation.services.enforcement import thresholds_preview
+from moderation.services.threshold_changes import thresholds_preview
 from moderation.services.thresholds import (
     Rules,
     ThresholdsInvalid,

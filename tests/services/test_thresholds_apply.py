@@ -16,8 +16,8 @@ from moderation.models import (
     SubjectStatus,
     Verdict,
 )
-from moderation.services.enforcement import thresholds_apply, thresholds_preview
 from moderation.services.policy import exception_grant
+from moderation.services.threshold_changes import thresholds_apply, thresholds_preview
 from moderation.services.thresholds import Rules, thresholds_save
 from tests.factories import SubjectFactory, actions_of, decide, status_of
 

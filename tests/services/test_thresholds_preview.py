@@ -22,13 +22,9 @@ from moderation.models import (
     SubjectStatus,
     Verdict,
 )
-from moderation.services.enforcement import (
-    action_by_hand,
-    removal_reject,
-    thresholds_apply,
-    thresholds_preview,
-)
+from moderation.services.enforcement import action_by_hand, removal_reject
 from moderation.services.rates import subject_recount
+from moderation.services.threshold_changes import thresholds_apply, thresholds_preview
 from moderation.services.thresholds import Rules, thresholds_save
 from tests.factories import FlaggedItemFactory, SubjectFactory, categories, decide
 
