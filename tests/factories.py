@@ -29,6 +29,7 @@ from moderation.models import (
     ActionState,
     ApiKey,
     Decision,
+    Delivery,
     EnforcementAction,
     FlaggedItem,
     InboundBatch,
@@ -304,3 +305,9 @@ def break_processing(signed_key: Any) -> InboundBatch:
     batch = accept(signed_key.api_key, make_item(1, signals=signal("spam", 0.9)))
     PolicyCategory.objects.filter(slug="spam").delete()
     return batch
+
+
+def make_due(delivery: Delivery) -> None:
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
