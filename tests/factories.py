@@ -157,6 +157,12 @@ def decide(
     return decision
 
 
+def page_of(response: Any) -> str:
+    """The page's HTML, once it answered 200."""
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
 def signed_in(client: Client, user: object) -> Client:
     """The client, signed in as the user (for a user the role fixtures of conftest do not give)."""
     client.force_login(user)  # type: ignore[arg-type]

@@ -58,14 +58,6 @@ def user_of(organization: Any, user_id: str) -> Subject:
     )
 
 
-@pytest.fixture
-def warning(acme: Any, reviewer: Any) -> EnforcementAction:
-    """acme's u-42, warned automatically after a violation."""
-    subject = user_of(acme, "u-42")
-    decide(subject, Verdict.VIOLATION, reviewer=reviewer)
-    return subject.actions.get(kind=ActionKind.WARN)
-
-
 def body_for(action: EnforcementAction, **overrides: Any) -> dict[str, Any]:
     body = {
         "organization": "acme",

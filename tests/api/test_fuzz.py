@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moderation.models import ApiKey
-from tests.api import test_hostile_input as explicit
 from tests.api.test_hostile_input import (
     MARKER,
     appeal_body,
@@ -29,11 +28,6 @@ from tests.api.test_hostile_input import (
 from tests.conftest import SignedKey
 
 pytestmark = pytest.mark.django_db
-
-# The explicit cases' fixtures, bound here for pytest to find (an import would be shadowed
-# by the test arguments that name them).
-key = explicit.key
-warning = explicit.warning
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import time
 import uuid
 from typing import Any
@@ -19,18 +18,13 @@ from typing import Any
 import pytest
 
 from moderation.models import (
-    ActionKind,
-    ApiKey,
     Appeal,
     AuditEvent,
     EnforcementAction,
     FlaggedItem,
     InboundBatch,
-    Verdict,
 )
-from moderation.services.subjects import subject_hash
 from tests.conftest import SignedKey, make_item
-from tests.factories import SubjectFactory, decide
 
 pytestmark = pytest.mark.django_db
 
@@ -96,26 +90,6 @@ def paths_of(response: Any) -> set[str]:
 
 def flag_item(**overrides: Any) -> dict[str, Any]:
     return make_item(1, **{"prompt": f"{MARKER} how do I pick a lock", **overrides})
-
-
-@pytest.fixture
-def key(signed_key: SignedKey, redis_clean: Any, caplog: Any) -> SignedKey:
-    """acme's key, with a rate no fuzz can exhaust; every log record captured."""
-    caplog.set_level(logging.DEBUG)
-    ApiKey.objects.filter(pk=signed_key.api_key.pk).update(
-        rate_per_second=1_000_000, rate_burst=1_000_000
-    )
-    return signed_key
-
-
-@pytest.fixture
-def warning(acme: Any, reviewer: Any) -> EnforcementAction:
-    """acme's u-42, warned automatically after a violation: an action one may appeal."""
-    subject = SubjectFactory(
-        organization=acme, user_id_hash=subject_hash(organization_slug="acme", user_id="u-42")
-    )
-    decide(subject, Verdict.VIOLATION, reviewer=reviewer)
-    return subject.actions.get(kind=ActionKind.WARN)
 
 
 def appeal_body(action: EnforcementAction, **overrides: Any) -> dict[str, Any]:

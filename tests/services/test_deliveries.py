@@ -36,12 +36,7 @@ from tests.factories import SubjectFactory, decide, make_due
 from tests.processes import free_port
 from tests.webhooks import Receiver
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _contract_retry_delays(settings: Any) -> None:
-    settings.MODQUEUE_RETRY_DELAY_SCALE = 1
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("contract_retry_delays")]
 
 
 @pytest.fixture
@@ -77,18 +72,6 @@ def action_on(subject: Subject) -> EnforcementAction:
         violation_rate=0.5,
         effective_at=timezone.now(),
     )
-
-
-@pytest.fixture
-def warned(acme: Any, reviewer: Any) -> Callable[[], Delivery]:
-    """A user's first violation, whose warning waits to be delivered."""
-
-    def make() -> Delivery:
-        subject = SubjectFactory(organization=acme)
-        decide(subject, Verdict.VIOLATION, reviewer=reviewer)
-        return Delivery.objects.get(action__subject=subject)
-
-    return make
 
 
 def test_it_sends_a_signed_delivery_the_platform_verifies(platform, warned):

@@ -15,15 +15,9 @@ from moderation.services import deliveries
 from moderation.services.deliveries import MAX_ATTEMPTS, RETRY_DELAYS, delivery_attempt
 from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import make_due
-from tests.services import test_deliveries as webhook
 from tests.webhooks import Receiver, receiving
 
-pytestmark = pytest.mark.django_db
-
-# The webhook tests' fixtures, bound here for pytest to find (an import would be shadowed by
-# the test arguments that name them).
-_contract_retry_delays = webhook._contract_retry_delays
-warned = webhook.warned
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("contract_retry_delays")]
 
 
 # --- v2: the address is checked again at delivery time (issue 9 finding 6) ---------------

@@ -25,15 +25,11 @@ from tests.factories import (
     SubjectFactory,
     category,
     decide,
+    page_of,
     signed_in,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def page_of(response: Any) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 def grant_form(**overrides: str) -> dict[str, str]:

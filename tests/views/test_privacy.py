@@ -4,7 +4,6 @@ export the reviewed items as training data."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -20,16 +19,12 @@ from tests.factories import (
     SignalFactory,
     SubjectFactory,
     decide,
+    page_of,
     signed_in,
 )
 from tests.privacy import ALICE_TEXTS, USER_ID
 
 pytestmark = pytest.mark.django_db
-
-
-def page_of(response: Any) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 # --- /privacy/ -------------------------------------------------------------------------------

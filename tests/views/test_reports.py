@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
 
 import pytest
 
@@ -17,15 +16,11 @@ from tests.factories import (
     SubjectFactory,
     category,
     decide,
+    page_of,
     signed_in,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def page_of(response: Any) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 # --- /reports/classifiers/ -------------------------------------------------------------------
