@@ -79,6 +79,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_rq",
     "axes",
+    # Two-factor authentication (issue 9): TOTP devices and one-time recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.access.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -257,3 +262,20 @@ MODQUEUE_LEASE_SECONDS = env_int("MODQUEUE_LEASE_SECONDS", 600)
 # How long the deciding reviewer may undo a decision (CONTRACT §8 v2: 5 minutes), as long
 # as nobody else has acted on the item since.
 MODQUEUE_UNDO_SECONDS = env_int("MODQUEUE_UNDO_SECONDS", 300)
+
+# --- Two-factor authentication and sessions (CONTRACT §8 v2) ----------------
+# Roles that must set up a second factor before they may use anything but the set-up page,
+# e.g. "admin,senior". Empty: two-factor is optional for everyone.
+MODQUEUE_2FA_REQUIRED_ROLES = [
+    r.strip() for r in os.environ.get("MODQUEUE_2FA_REQUIRED_ROLES", "").split(",") if r.strip()
+]
+_unknown_roles = set(MODQUEUE_2FA_REQUIRED_ROLES) - {"reviewer", "senior", "admin"}
+if _unknown_roles:
+    raise ImproperlyConfigured(
+        "MODQUEUE_2FA_REQUIRED_ROLES takes reviewer, senior and admin, not "
+        + ", ".join(sorted(_unknown_roles))
+    )
+OTP_TOTP_ISSUER = os.environ.get("MODQUEUE_2FA_ISSUER", "modqueue")
+# A session ends after this many idle hours (default 8).
+MODQUEUE_SESSION_IDLE_HOURS = env_int("MODQUEUE_SESSION_IDLE_HOURS", 8)
+SESSION_COOKIE_AGE = MODQUEUE_SESSION_IDLE_HOURS * 3600

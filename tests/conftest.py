@@ -233,6 +233,32 @@ def _reseed_migration_data() -> None:
         seed(apps, None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_flush_may_empty_the_audit_log() -> Iterator[None]:
+    """The audit log refuses TRUNCATE (migration 0012), and a transactional test ends with a
+    flush, one TRUNCATE of every table. Only the test harness lifts the guard, around that
+    flush and as the owner role: the trigger is disabled and enabled again in one transaction.
+    tests/test_audit_role.py proves the guard holds for everything else."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self: DatabaseOperations, style: Any, tables: Any, **kwargs: Any) -> list[str]:
+        statements = original(self, style, tables, **kwargs)
+        if statements and "moderation_auditevent" in tables:
+            guard = "moderation_auditevent_no_truncate"
+            statements = [
+                f"ALTER TABLE moderation_auditevent DISABLE TRIGGER {guard}",
+                *statements,
+                f"ALTER TABLE moderation_auditevent ENABLE TRIGGER {guard}",
+            ]
+        return statements
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _migration_data_in_transactional_tests(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("django_db")

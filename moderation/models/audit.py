@@ -41,6 +41,10 @@ class AuditAction(models.TextChoices):
     SUBJECT_ERASE = "subject.erase", "Erased user data"
     TRAINING_EXPORT = "training.export", "Exported training data"
     POLICY_SETTINGS = "policy.settings", "Changed policy settings"
+    TWO_FACTOR_SETUP = "2fa.setup", "Set up two-factor authentication"
+    TWO_FACTOR_RESET = "2fa.reset", "Reset two-factor authentication"
+    RECOVERY_CODES_NEW = "2fa.recovery_codes", "Made new recovery codes"
+    SECRETS_REENCRYPT = "secrets.reencrypt", "Re-encrypted stored secrets"
 
 
 class AuditEvent(models.Model):
