@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import User
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from moderation.models import (
@@ -50,7 +54,7 @@ def subject_find(*, organization: Organization, user_id_hash: str) -> Subject | 
 def queue_summaries(queues: list[ReviewQueue] | None = None) -> list[dict[str, object]]:
     """Per review queue: how many items wait in it and when the oldest arrived."""
     shown = queues if queues is not None else list(ReviewQueue)
-    rows = {
+    rows: dict[str, Mapping[str, Any]] = {
         row["queue"]: row
         for row in FlaggedItem.objects.filter(state__in=WAITING_STATES)
         .values("queue")
@@ -115,7 +119,7 @@ def decision_categories() -> list[PolicyCategory]:
     return list(PolicyCategory.objects.order_by("pk"))
 
 
-def undo_candidate(*, item: FlaggedItem, user: object) -> Decision | None:
+def undo_candidate(*, item: FlaggedItem, user: User) -> Decision | None:
     """The user's latest standing decision on the item: the one "Undo" would take back."""
     return (
         Decision.objects.standing()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -123,7 +123,7 @@ class RevealRefused(ValueError):
     """Personal data is shown only for a stated reason; nothing was logged."""
 
 
-def appeal_reveal_pii(*, appeal: Appeal, user: AbstractBaseUser, reason: str) -> None:
+def appeal_reveal_pii(*, appeal: Appeal, user: User, reason: str) -> None:
     """Log that a senior or admin unmasks the personal data in an appeal message, and why;
     the same rule as for an item's text."""
     if not user_has_role(user, Role.SENIOR):
@@ -139,7 +139,7 @@ def appeal_reveal_pii(*, appeal: Appeal, user: AbstractBaseUser, reason: str) ->
     )
 
 
-def appeal_may_decide(appeal: Appeal, user: AbstractBaseUser) -> bool:
+def appeal_may_decide(appeal: Appeal, user: User) -> bool:
     """A senior or admin who neither took nor approved the action."""
     action = appeal.action
     return (
@@ -150,7 +150,7 @@ def appeal_may_decide(appeal: Appeal, user: AbstractBaseUser) -> bool:
 
 
 @transaction.atomic
-def appeal_decide(*, appeal: Appeal, user: AbstractBaseUser, upheld: bool, reason: str) -> Appeal:
+def appeal_decide(*, appeal: Appeal, user: User, upheld: bool, reason: str) -> Appeal:
     locked = Appeal.objects.select_for_update().select_related("action__subject").get(pk=appeal.pk)
     if locked.state != AppealState.OPEN:
         raise EnforcementRefused("This appeal has already been decided.")
@@ -161,7 +161,7 @@ def appeal_decide(*, appeal: Appeal, user: AbstractBaseUser, upheld: bool, reaso
     if not upheld and not reason.strip():
         raise EnforcementRefused("Give the reason the appeal is denied.")
     locked.state = AppealState.UPHELD if upheld else AppealState.DENIED
-    locked.decided_by = user  # type: ignore[assignment]
+    locked.decided_by = user
     locked.decided_at = timezone.now()
     locked.reason = reason.strip()
     locked.save(update_fields=["state", "decided_by", "decided_at", "reason"])

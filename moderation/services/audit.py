@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from moderation.models import AuditAction, AuditEvent, FlaggedItem, Subject
 
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: AuditAction,
     item: FlaggedItem | None = None,
     subject: Subject | None = None,
@@ -19,6 +19,7 @@ def audit_record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event. Call it inside the transaction of the action it records."""
+    subject_id: int | None
     if subject is not None:
         subject_id = subject.pk
     else:
@@ -33,14 +34,12 @@ def audit_record(
     )
 
 
-def audit_subject_view(*, subject: Subject, viewer: AbstractBaseUser) -> AuditEvent:
+def audit_subject_view(*, subject: Subject, viewer: User) -> AuditEvent:
     """Someone opened a user's record (their history holds flagged content)."""
     return audit_record(actor=viewer, action=AuditAction.SUBJECT_VIEW, subject=subject)
 
 
-def audit_training_export(
-    *, actor: AbstractBaseUser | None, via: str, rows: int | None = None
-) -> AuditEvent:
+def audit_training_export(*, actor: User | None, via: str, rows: int | None = None) -> AuditEvent:
     """Reviewed items left as training data (masked text, no one's identity)."""
     detail: dict[str, Any] = {"via": via}
     if rows is not None:

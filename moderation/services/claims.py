@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -16,7 +16,7 @@ from moderation.models import AuditAction, FlaggedItem, ItemState, ReviewQueue
 from moderation.services.audit import audit_record
 
 
-def reviewable_queues(user: AbstractBaseUser) -> list[ReviewQueue]:
+def reviewable_queues(user: User) -> list[ReviewQueue]:
     """The queues a user may claim from: the escalated one is for seniors and admins; a
     user without a role may claim from none."""
     if not user_has_role(user, Role.REVIEWER):
@@ -31,7 +31,7 @@ def lease_length() -> timedelta:
     return timedelta(seconds=settings.MODQUEUE_LEASE_SECONDS)
 
 
-def claim_held(*, user: AbstractBaseUser, now: datetime | None = None) -> FlaggedItem | None:
+def claim_held(*, user: User, now: datetime | None = None) -> FlaggedItem | None:
     """The item the user holds under a live lease, if any (one at a time)."""
     now = now or timezone.now()
     return (
@@ -46,7 +46,7 @@ def claim_held(*, user: AbstractBaseUser, now: datetime | None = None) -> Flagge
 @transaction.atomic
 def claim_next(
     *,
-    user: AbstractBaseUser,
+    user: User,
     queue: ReviewQueue | None = None,
     skipped: Sequence[int] = (),
 ) -> FlaggedItem | None:
@@ -89,7 +89,7 @@ def claim_next(
     if item is None:
         return None
     item.state = ItemState.CLAIMED
-    item.claimed_by = user  # type: ignore[assignment]
+    item.claimed_by = user
     item.claimed_at = now
     item.lease_expires_at = now + lease_length()
     item.save(update_fields=["state", "claimed_by", "claimed_at", "lease_expires_at"])
@@ -106,7 +106,7 @@ def _first_free(items: QuerySet[FlaggedItem]) -> FlaggedItem | None:
     )
 
 
-def claim_renew(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:
+def claim_renew(*, item: FlaggedItem, user: User) -> bool:
     """Extend the user's live lease on the item; False if they no longer hold it."""
     now = timezone.now()
     renewed = FlaggedItem.objects.filter(
@@ -116,7 +116,7 @@ def claim_renew(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:
 
 
 @transaction.atomic
-def claim_release(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:
+def claim_release(*, item: FlaggedItem, user: User) -> bool:
     """Skip: give the item back to its queue. False if the user did not hold it."""
     locked = (
         FlaggedItem.objects.select_for_update()
@@ -132,7 +132,7 @@ def claim_release(*, item: FlaggedItem, user: AbstractBaseUser) -> bool:
 def _release(
     item: FlaggedItem,
     *,
-    user: AbstractBaseUser | None,
+    user: User | None,
     action: AuditAction,
     detail: dict[str, object] | None = None,
 ) -> None:
@@ -164,9 +164,7 @@ def claims_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
 
 
 @transaction.atomic
-def claims_release_held(
-    *, user: AbstractBaseUser, reason: str, keep: FlaggedItem | None = None
-) -> int:
+def claims_release_held(*, user: User, reason: str, keep: FlaggedItem | None = None) -> int:
     """Give back every item the user holds (but `keep`), recorded as a release with its
     reason, never as a skip the reviewer did not make; returns how many."""
     held = FlaggedItem.objects.select_for_update().filter(state=ItemState.CLAIMED, claimed_by=user)
@@ -178,12 +176,12 @@ def claims_release_held(
     return len(items)
 
 
-def claim_hand(*, item: FlaggedItem, user: AbstractBaseUser, now: datetime | None = None) -> None:
+def claim_hand(*, item: FlaggedItem, user: User, now: datetime | None = None) -> None:
     """Put an item the caller has locked into the user's hands under a fresh lease (an undo
     gives the item back to its reviewer this way); the caller records why."""
     now = now or timezone.now()
     item.state = ItemState.CLAIMED
-    item.claimed_by = user  # type: ignore[assignment]
+    item.claimed_by = user
     item.claimed_at = now
     item.lease_expires_at = now + lease_length()
     item.save(update_fields=["state", "queue", "claimed_by", "claimed_at", "lease_expires_at"])

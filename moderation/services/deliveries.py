@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -254,7 +254,7 @@ def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> int:
     return len(due)
 
 
-def delivery_redeliver(*, delivery: Delivery, user: AbstractBaseUser) -> DeliveryAttempt | None:
+def delivery_redeliver(*, delivery: Delivery, user: User) -> DeliveryAttempt | None:
     """An admin's Redeliver: audited, then one attempt now, whatever the delivery's state."""
     audit_record(
         actor=user,

@@ -16,7 +16,7 @@ the preview cannot promise what saving does not do.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -103,7 +103,7 @@ def _new_action(
     kind: ActionKind,
     state: ActionState,
     decided_by: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str,
     categories: list[str],
     status_after: SubjectStatus | None = None,
@@ -123,7 +123,7 @@ def _new_action(
     )
 
 
-def _take(action: EnforcementAction, *, by: AbstractBaseUser | None) -> EnforcementAction:
+def _take(action: EnforcementAction, *, by: User | None) -> EnforcementAction:
     """Make a created or approved action effective: status, audit, delivery."""
     now = timezone.now()
     action.state = ActionState.TAKEN
@@ -273,12 +273,12 @@ def enforcement_correct(*, subject: Subject, cause: Decision) -> list[Enforcemen
 # --- removals and actions by hand ---------------------------------------------------------
 
 
-def _senior(user: AbstractBaseUser) -> None:
+def _senior(user: User) -> None:
     if not user_has_role(user, Role.SENIOR):
         raise EnforcementRefused("Only seniors and admins act on users.")
 
 
-def items_decided_by(*, user: AbstractBaseUser, item_ids: set[int]) -> set[int]:
+def items_decided_by(*, user: User, item_ids: set[int]) -> set[int]:
     """Those of the items on which the user has a standing decision (any verdict, an
     escalation too): the four-eyes rule of approvals, for the service and the page alike."""
     return set(
@@ -297,9 +297,7 @@ def four_eyes_refusal(items: list[int]) -> str:
 
 
 @transaction.atomic
-def removal_approve(
-    *, action: EnforcementAction, user: AbstractBaseUser, note: str = ""
-) -> EnforcementAction:
+def removal_approve(*, action: EnforcementAction, user: User, note: str = "") -> EnforcementAction:
     _senior(user)
     locked = (
         EnforcementAction.objects.select_for_update().select_related("subject").get(pk=action.pk)
@@ -311,22 +309,20 @@ def removal_approve(
     own = sorted(items_decided_by(user=user, item_ids=behind))
     if own:
         raise EnforcementRefused(four_eyes_refusal(own))
-    locked.approved_by = user  # type: ignore[assignment]
+    locked.approved_by = user
     locked.review_note = note.strip()
     locked.resolved_at = timezone.now()
     return _take(locked, by=user)
 
 
 @transaction.atomic
-def removal_reject(
-    *, action: EnforcementAction, user: AbstractBaseUser, note: str = ""
-) -> EnforcementAction:
+def removal_reject(*, action: EnforcementAction, user: User, note: str = "") -> EnforcementAction:
     _senior(user)
     locked = EnforcementAction.objects.select_for_update().get(pk=action.pk)
     if locked.state != ActionState.PROPOSED:
         raise EnforcementRefused("This removal has already been decided.")
     locked.state = ActionState.REJECTED
-    locked.approved_by = user  # type: ignore[assignment]
+    locked.approved_by = user
     locked.review_note = note.strip()
     locked.resolved_at = timezone.now()
     locked.save(update_fields=["state", "approved_by", "review_note", "resolved_at"])
@@ -344,7 +340,7 @@ def action_by_hand(
     *,
     subject: Subject,
     kind: ActionKind,
-    user: AbstractBaseUser,
+    user: User,
     reason: str,
     decided_by: str = "reviewer",
 ) -> EnforcementAction:
@@ -371,6 +367,6 @@ def action_by_hand(
             proposal.state = ActionState.REJECTED
             proposal.review_note = f"superseded by {kind} {action.pk}"
             proposal.resolved_at = timezone.now()
-            proposal.approved_by = user  # type: ignore[assignment]
+            proposal.approved_by = user
             proposal.save(update_fields=["state", "review_note", "resolved_at", "approved_by"])
     return action

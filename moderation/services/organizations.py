@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -89,7 +89,7 @@ def enforcement_endpoint_set(
     organization: Organization,
     url: str,
     allow_private: bool = False,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     via: str = "",
 ) -> str:
     """Point the organization's enforcement webhook at `url` with a fresh signing secret.

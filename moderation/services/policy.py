@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ def exception_grant(
     reference: str,
     valid_until: datetime,
     valid_from: datetime | None = None,
-    approved_by: AbstractBaseUser | None = None,
+    approved_by: User | None = None,
     via: str = "app",
 ) -> PolicyException:
     if category.hard_limit:
@@ -75,7 +75,7 @@ def exception_grant(
 
 
 @transaction.atomic
-def exception_revoke(*, exception: PolicyException, user: AbstractBaseUser | None) -> None:
+def exception_revoke(*, exception: PolicyException, user: User | None) -> None:
     exception.revoked_at = timezone.now()
     exception.save(update_fields=["revoked_at"])
     audit_record(
@@ -88,7 +88,7 @@ def exception_revoke(*, exception: PolicyException, user: AbstractBaseUser | Non
 
 @transaction.atomic
 def policy_settings_save(
-    *, audit_sample_rate: float, retention_days: int, user: AbstractBaseUser
+    *, audit_sample_rate: float, retention_days: int, user: User
 ) -> PolicySettings:
     """Set the audit sample (a share, 0 to 1) and the retention (days); audited with the
     values before and after."""
@@ -102,7 +102,7 @@ def policy_settings_save(
         "retention_days": current.retention_days,
     }
     current.audit_sample_rate, current.retention_days = audit_sample_rate, retention_days
-    current.updated_by = user  # type: ignore[assignment]
+    current.updated_by = user
     current.save(update_fields=["audit_sample_rate", "retention_days", "updated_by", "updated_at"])
     audit_record(
         actor=user,

@@ -7,7 +7,7 @@ signals alone).
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from moderation.models import AuditAction, FlaggedItem
@@ -20,13 +20,13 @@ class RevealInvalid(Exception):
     """A reveal that breaks a rule (no reason given); nothing was recorded."""
 
 
-def item_viewed(*, item: FlaggedItem, user: AbstractBaseUser) -> None:
+def item_viewed(*, item: FlaggedItem, user: User) -> None:
     """Someone opened the item (its text, masked, and its signals)."""
     audit_record(actor=user, action=AuditAction.ITEM_VIEW, item=item)
 
 
 @transaction.atomic
-def content_reveal(*, item: FlaggedItem, user: AbstractBaseUser) -> None:
+def content_reveal(*, item: FlaggedItem, user: User) -> None:
     """The user chose "Show content" on an item in a critical category: from now on the text
     is sent to them, and their decision counts as made on seen content."""
     audit_record(
@@ -38,7 +38,7 @@ def content_reveal(*, item: FlaggedItem, user: AbstractBaseUser) -> None:
 
 
 @transaction.atomic
-def pii_reveal(*, item: FlaggedItem, user: AbstractBaseUser, reason: str) -> None:
+def pii_reveal(*, item: FlaggedItem, user: User, reason: str) -> None:
     """The user unmasked the personal data in the item, saying why."""
     reason = reason.strip()
     if not reason:

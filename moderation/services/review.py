@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -73,7 +73,7 @@ def _check(verdict: Verdict, categories: Sequence[PolicyCategory], note: str) ->
         raise DecisionInvalid("note", "Say in the note why you escalate.")
 
 
-def _refusal(locked: FlaggedItem, reviewer: AbstractBaseUser) -> str | None:
+def _refusal(locked: FlaggedItem, reviewer: User) -> str | None:
     """Why the reviewer may not decide the locked item now, or None.
 
     Accepted only on an item pending in a queue of theirs, escalated (seniors and admins),
@@ -123,7 +123,7 @@ def _allowed_by(
     )
 
 
-def _content_seen(locked: FlaggedItem, user: AbstractBaseUser) -> bool:
+def _content_seen(locked: FlaggedItem, user: User) -> bool:
     """False when the item's text is hidden (a critical category) and this user never chose
     "Show content": the server's own record of the reveal, not the page's word for it."""
     hidden = locked.signals.filter(category__severity=Severity.CRITICAL).exists()
@@ -142,7 +142,7 @@ def _slugs(categories: Sequence[PolicyCategory]) -> list[str]:
 def _new_decision(
     locked: FlaggedItem,
     *,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     verdict: Verdict,
     categories: Sequence[PolicyCategory],
     note: str,
@@ -172,7 +172,7 @@ def _new_decision(
 def decision_record(
     *,
     item: FlaggedItem,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     verdict: Verdict,
     categories: Sequence[PolicyCategory],
     note: str,
@@ -262,9 +262,7 @@ def _minutes(window: timedelta) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _undo_refusal(
-    decision: Decision, user: AbstractBaseUser, locked: FlaggedItem, now: datetime
-) -> str | None:
+def _undo_refusal(decision: Decision, user: User, locked: FlaggedItem, now: datetime) -> str | None:
     """Why the user may not undo the decision now, or None. `locked` is the decision's item,
     as it is now (locked when about to act on the answer)."""
     if decision.reviewer_id != user.pk:
@@ -294,7 +292,7 @@ def _undo_refusal(
 def decision_undoable(
     *,
     decision: Decision,
-    user: AbstractBaseUser,
+    user: User,
     now: datetime | None = None,
     item: FlaggedItem | None = None,
 ) -> bool:
@@ -305,7 +303,7 @@ def decision_undoable(
     return _undo_refusal(decision, user, item, now or timezone.now()) is None
 
 
-def undoable_decision(*, user: AbstractBaseUser, now: datetime | None = None) -> Decision | None:
+def undoable_decision(*, user: User, now: datetime | None = None) -> Decision | None:
     """The decision the page offers to undo: the user's latest decision, if it still stands
     and may still be undone. After an undo (or once an overturn replaced it) nothing is
     offered: Undo takes back the last decision, not the one before it."""
@@ -322,9 +320,7 @@ def undoable_decision(*, user: AbstractBaseUser, now: datetime | None = None) ->
 
 
 @transaction.atomic
-def decision_undo(
-    *, decision: Decision, user: AbstractBaseUser, now: datetime | None = None
-) -> FlaggedItem:
+def decision_undo(*, decision: Decision, user: User, now: datetime | None = None) -> FlaggedItem:
     """Take the decision back: it is voided (on record as undone, its audit row kept), the
     item goes back undecided to the queue it was decided from and into the reviewer's hands
     under a fresh lease, and the user's figures and actions follow the final decisions.
@@ -337,7 +333,7 @@ def decision_undo(
         raise UndoRefused(refusal)
     categories = list(decision.categories.all())
     decision.voided_at = now
-    decision.voided_by = user  # type: ignore[assignment]
+    decision.voided_by = user
     decision.void_reason = VoidReason.UNDONE
     decision.save(update_fields=["voided_at", "voided_by", "void_reason"])
 
@@ -369,7 +365,7 @@ def decision_undo(
 def decision_overturn(
     *,
     item: FlaggedItem,
-    user: AbstractBaseUser,
+    user: User,
     verdict: Verdict,
     categories: Sequence[PolicyCategory],
     note: str,
@@ -403,7 +399,7 @@ def decision_overturn(
         )
     # Void first: only one standing final decision per item (a database constraint).
     standing.voided_at = now
-    standing.voided_by = user  # type: ignore[assignment]
+    standing.voided_by = user
     standing.void_reason = VoidReason.OVERTURNED
     standing.save(update_fields=["voided_at", "voided_by", "void_reason"])
     decision = _new_decision(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from accounts.roles import Role, role_set
@@ -11,9 +11,7 @@ from moderation.services.audit import audit_record
 
 
 @transaction.atomic
-def role_assign(
-    *, user: AbstractBaseUser, role: Role, actor: AbstractBaseUser | None = None
-) -> None:
+def role_assign(*, user: User, role: Role, actor: User | None = None) -> None:
     """Give the user exactly this role, and record the change (`actor` None: the command line)."""
     before = role_set(user=user, role=role)
     if before == role:

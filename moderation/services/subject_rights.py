@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def subject_export(*, subject: Subject, actor: AbstractBaseUser | None, via: str) -> dict[str, Any]:
+def subject_export(*, subject: Subject, actor: User | None, via: str) -> dict[str, Any]:
     """Everything held about the subject, as one JSON-ready object; the export is audited."""
     items = (
         subject.items.select_related("organization")
@@ -45,7 +45,7 @@ def subject_export(*, subject: Subject, actor: AbstractBaseUser | None, via: str
         .order_by("flagged_at", "pk")
     )
     actions = subject.actions.prefetch_related("appeals").select_related("delivery")
-    document = {
+    document: dict[str, Any] = {
         "organization": subject.organization.slug,
         "user_id_hash": subject.user_id_hash,
         "status": subject.status,
@@ -116,7 +116,7 @@ def subject_export(*, subject: Subject, actor: AbstractBaseUser | None, via: str
 
 
 @transaction.atomic
-def subject_erase(*, subject: Subject, actor: AbstractBaseUser | None, via: str) -> dict[str, int]:
+def subject_erase(*, subject: Subject, actor: User | None, via: str) -> dict[str, int]:
     """Erase the subject's words: prompts, responses, metadata, reviewers' notes on them, and
     appeal messages; pending (and failed) batches not yet turned into items lose the text too.
     Counts, decisions, categories and actions stay, anonymous behind the hash.
@@ -148,7 +148,7 @@ def subject_erase(*, subject: Subject, actor: AbstractBaseUser | None, via: str)
         status__in=[BatchStatus.PENDING, BatchStatus.FAILED], payload__isnull=False
     ):
         changed = False
-        for entry in batch.payload:
+        for entry in batch.payload or []:
             if (
                 entry.get("organization") == subject.organization.slug
                 and entry.get("user_id_hash") == subject.user_id_hash

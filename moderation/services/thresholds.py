@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -110,7 +110,7 @@ def rules_check(rules: Rules) -> None:
 
 @transaction.atomic
 def thresholds_save(
-    *, organization: Organization | None, rules: Rules, user: AbstractBaseUser
+    *, organization: Organization | None, rules: Rules, user: User
 ) -> tuple[Thresholds, ThresholdChange]:
     """Store new thresholds for the organization (None: global) and record the change."""
     rules_check(rules)
@@ -128,7 +128,7 @@ def thresholds_save(
     for name, value in rules.__dict__.items():
         setattr(thresholds, name, value)
     thresholds.updated_at = timezone.now()
-    thresholds.updated_by = user  # type: ignore[assignment]
+    thresholds.updated_by = user
     thresholds.save()
     change = ThresholdChange.objects.create(
         organization=organization, changed_by=user, before=before.__dict__, after=rules.__dict__
@@ -137,9 +137,7 @@ def thresholds_save(
 
 
 @transaction.atomic
-def thresholds_reset(
-    *, organization: Organization, user: AbstractBaseUser
-) -> ThresholdChange | None:
+def thresholds_reset(*, organization: Organization, user: User) -> ThresholdChange | None:
     """Drop an organization's own thresholds, so the global ones apply again."""
     own = Thresholds.objects.filter(organization=organization).first()
     if own is None:
@@ -164,7 +162,7 @@ def _apply(organization: Organization | None) -> int:
 
 @transaction.atomic
 def thresholds_change(
-    *, organization: Organization | None, rules: Rules, user: AbstractBaseUser
+    *, organization: Organization | None, rules: Rules, user: User
 ) -> ThresholdChange:
     """Store new thresholds (None: global) and apply them at once, so a user already past
     them does not wait for their next decision; the change records how many users changed
@@ -182,9 +180,7 @@ def thresholds_change(
 
 
 @transaction.atomic
-def thresholds_use_global(
-    *, organization: Organization, user: AbstractBaseUser
-) -> ThresholdChange | None:
+def thresholds_use_global(*, organization: Organization, user: User) -> ThresholdChange | None:
     """Drop the organization's own thresholds and apply the global ones to its users, as a
     save would; None (and nothing done) when it had none of its own."""
     change = thresholds_reset(organization=organization, user=user)

@@ -38,9 +38,9 @@ def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object
         Prefetch("signals", queryset=Signal.objects.select_related("category")),
     ).order_by("decided_at", "pk")
     for item in items.iterator(chunk_size=500):
-        if not item.finals:  # type: ignore[attr-defined]
+        if not item.finals:
             continue
-        final = item.finals[-1]  # type: ignore[attr-defined]
+        final = item.finals[-1]
         counted = final.verdict == Verdict.VIOLATION and final.allowed_by_id is None
         yield {
             "text": pii_mask(item.prompt),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,17 +14,18 @@ from moderation.models import Appeal, AppealState
 from moderation.services import appeals
 from moderation.services.enforcement import EnforcementRefused
 from moderation.services.pii import pii_spans
+from moderation.views._types import SignedInRequest
 
 REVEALED = "pii_revealed_appeals"
 
 
-def _revealed(request: HttpRequest) -> set[str]:
+def _revealed(request: SignedInRequest) -> set[str]:
     return set(request.session.get(REVEALED, []))
 
 
 @role_required(Role.SENIOR)
 @require_GET
-def appeals_index(request: HttpRequest) -> HttpResponse:
+def appeals_index(request: SignedInRequest) -> HttpResponse:
     open_appeals = list(
         Appeal.objects.filter(state=AppealState.OPEN)
         .select_related("action__subject__organization", "action__actor", "action__approved_by")
@@ -46,7 +47,7 @@ def appeals_index(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.SENIOR)
 @require_POST
-def appeal_reveal_pii(request: HttpRequest, pk: str) -> HttpResponse:
+def appeal_reveal_pii(request: SignedInRequest, pk: str) -> HttpResponse:
     """Show the personal data masked in an appeal message; who, when and why are logged."""
     appeal = get_object_or_404(Appeal.objects.select_related("action__subject"), pk=pk)
     try:
@@ -62,7 +63,7 @@ def appeal_reveal_pii(request: HttpRequest, pk: str) -> HttpResponse:
 
 @role_required(Role.SENIOR)
 @require_POST
-def appeal_decide(request: HttpRequest, pk: str) -> HttpResponse:
+def appeal_decide(request: SignedInRequest, pk: str) -> HttpResponse:
     appeal = get_object_or_404(Appeal, pk=pk)
     decision = request.POST.get("decision")
     if decision not in ("uphold", "deny"):

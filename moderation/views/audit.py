@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from accounts.access import role_required
 from accounts.roles import Role
 from moderation.models import AuditAction, AuditEvent
+from moderation.views._types import SignedInRequest
 
 PAGE = 50
 # A PostgreSQL bigint: a larger "item" would fail in the database rather than match nothing.
@@ -125,7 +126,7 @@ def detail_pairs(detail: Any) -> list[tuple[str, str]]:
 
 @role_required(Role.ADMIN)
 @require_GET
-def audit_index(request: HttpRequest) -> HttpResponse:
+def audit_index(request: SignedInRequest) -> HttpResponse:
     form = AuditFilters(request.GET)
     # Shown back in the form as typed, to be corrected (less any NUL, which HTML cannot hold).
     typed = {
@@ -144,7 +145,7 @@ def audit_index(request: HttpRequest) -> HttpResponse:
             event.pairs = detail_pairs(event.detail)  # type: ignore[attr-defined]
     # Each message quotes what was typed: a date field drops a value it cannot read.
     errors = {
-        name: (f"“{typed[name]}”: " if typed.get(name) else "") + " ".join(messages)
+        name: (f"“{typed[name]}”: " if typed.get(name) else "") + " ".join(map(str, messages))
         for name, messages in form.errors.items()
     }
     return render(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,12 +21,13 @@ from moderation.models import (
     EnforcementAction,
 )
 from moderation.services import deliveries, enforcement
+from moderation.views._types import SignedInRequest
 
 DELIVERIES_SHOWN = 50
 HISTORY_SHOWN = 20
 
 
-def _with_items(actions: list[EnforcementAction], user: AbstractBaseUser) -> None:
+def _with_items(actions: list[EnforcementAction], user: User) -> None:
     """Give each proposal the items behind it (`basis_items`) and those of them the user
     decided (`own_items`): a standing decision of theirs on one means another senior or
     admin approves it (four eyes; services/enforcement.removal_approve refuses it too)."""
@@ -44,7 +45,7 @@ def _proposals() -> Any:
     )
 
 
-def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+def _index(request: SignedInRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     proposals = list(_proposals().filter(state=ActionState.PROPOSED).order_by("created_at"))
     # Proposals settled by a person or withdrawn with their basis: approved removals show as
     # taken, the rest with the note or the reason they ended with.
@@ -78,13 +79,13 @@ def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpR
 
 @role_required(Role.SENIOR)
 @require_GET
-def enforcement_index(request: HttpRequest) -> HttpResponse:
+def enforcement_index(request: SignedInRequest) -> HttpResponse:
     return _index(request)
 
 
 @role_required(Role.SENIOR)
 @require_POST
-def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
+def proposal_decide(request: SignedInRequest, pk: str) -> HttpResponse:
     """Approve or Reject a proposed removal. Approving asks first: the first POST shows what
     will happen and changes nothing; only the one with `confirmed=1` acts."""
     action = get_object_or_404(_proposals(), pk=pk, kind=ActionKind.REMOVE)
@@ -97,10 +98,10 @@ def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
     if decision == "approve" and request.POST.get("confirmed") != "1":
         if action.state != ActionState.PROPOSED:
             return _index(request, error="This removal has already been decided.", status=409)
-        if action.own_items:  # type: ignore[attr-defined]
+        if action.own_items:
             return _index(
                 request, error=enforcement.four_eyes_refusal(action.own_items), status=403
-            )  # type: ignore[attr-defined]
+            )
         return render(
             request,
             "moderation/confirm_removal.html",
@@ -113,7 +114,7 @@ def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
             enforcement.removal_reject(action=action, user=request.user, note=note)
     except enforcement.EnforcementRefused as refused:
         # Four eyes is a matter of who asks (403); anything else, of the proposal's state.
-        status = 403 if action.own_items and decision == "approve" else 409  # type: ignore[attr-defined]
+        status = 403 if action.own_items and decision == "approve" else 409
         return _index(request, error=str(refused), status=status)
     if decision == "approve":
         messages.success(request, "Removal approved; the platform is being told.")
@@ -124,7 +125,7 @@ def proposal_decide(request: HttpRequest, pk: str) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
-def delivery_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
+def delivery_redeliver(request: SignedInRequest, pk: int) -> HttpResponse:
     """Send a delivery again now, whatever its state; the attempt is logged as manual."""
     delivery = get_object_or_404(Delivery.objects.select_related("action__subject"), pk=pk)
     attempt = deliveries.delivery_redeliver(delivery=delivery, user=request.user)

@@ -7,7 +7,7 @@ import re
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -38,6 +38,7 @@ from moderation.services.review import (
     decision_undoable,
     undo_window,
 )
+from moderation.views._types import SignedInRequest
 from moderation.views.queue import (
     chosen_queue,
     queue_empty_message,
@@ -60,11 +61,11 @@ class UnknownCategory(ValueError):
     pass
 
 
-def _revealed(request: HttpRequest) -> set[int]:
+def _revealed(request: SignedInRequest) -> set[int]:
     return set(request.session.get("revealed", []))
 
 
-def _content_hidden(item: FlaggedItem, signals: list[Signal], request: HttpRequest) -> bool:
+def _content_hidden(item: FlaggedItem, signals: list[Signal], request: SignedInRequest) -> bool:
     """Text in a critical category is not sent to the browser until the reviewer chooses
     "Show content" (the reveal is logged): hiding it with CSS alone would record a click,
     not access."""
@@ -72,7 +73,7 @@ def _content_hidden(item: FlaggedItem, signals: list[Signal], request: HttpReque
     return critical and item.pk not in _revealed(request)
 
 
-def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
+def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
     signals = list(selectors.item_signals(item))
     decisions = selectors.item_decisions(item)
     holds = item.state == ItemState.CLAIMED and item.claimed_by_id == request.user.pk
@@ -121,13 +122,15 @@ def item_context(request: HttpRequest, item: FlaggedItem, **extra: object) -> di
 
 
 def _render_item(
-    request: HttpRequest, item: FlaggedItem, *, status: int = 200, **extra: object
+    request: SignedInRequest, item: FlaggedItem, *, status: int = 200, **extra: object
 ) -> HttpResponse:
     template = "moderation/_item.html" if request.htmx else "moderation/item.html"
     return render(request, template, item_context(request, item, **extra), status=status)
 
 
-def _invalid(request: HttpRequest, item: FlaggedItem, error: str, **kept: object) -> HttpResponse:
+def _invalid(
+    request: SignedInRequest, item: FlaggedItem, error: str, **kept: object
+) -> HttpResponse:
     """The item again with the form as it was sent and what is wrong with it (422)."""
     return _render_item(request, item, status=422, error=error, **kept)
 
@@ -145,13 +148,13 @@ def _categories(values: list[str]) -> list[PolicyCategory]:
 
 @login_required
 @require_GET
-def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def item_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     item = item_for_reviewer(request, pk)
     reveals.item_viewed(item=item, user=request.user)
     return _render_item(request, item)
 
 
-def _next_response(request: HttpRequest) -> HttpResponse:
+def _next_response(request: SignedInRequest) -> HttpResponse:
     """After a decision or a skip: the next item from the queue the reviewer chose,
     claimed and shown in place, or "Queue empty" when none of those queues holds one."""
     queue = chosen_queue(request)
@@ -181,7 +184,7 @@ def _next_response(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def item_decide(request: SignedInRequest, pk: int) -> HttpResponse:
     """Violation, No violation, Escalate or Skip; then the next item."""
     item = item_for_reviewer(request, pk)
     action = request.POST.get("verdict", "")
@@ -216,7 +219,7 @@ def item_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_lease(request: HttpRequest, pk: int) -> HttpResponse:
+def item_lease(request: SignedInRequest, pk: int) -> HttpResponse:
     """Renew the lease while the page is open (htmx polls this); 409 once it is lost."""
     item = item_for_reviewer(request, pk)
     if claims.claim_renew(item=item, user=request.user):
@@ -226,7 +229,7 @@ def item_lease(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+def item_reveal(request: SignedInRequest, pk: int) -> HttpResponse:
     """Send the text of an item in a critical category, which the page holds back until the
     reviewer asks for it; audited."""
     item = item_for_reviewer(request, pk)
@@ -239,7 +242,7 @@ def item_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_reveal_pii(request: HttpRequest, pk: int) -> HttpResponse:
+def item_reveal_pii(request: SignedInRequest, pk: int) -> HttpResponse:
     """Show the personal data masked in this item; who, when and why go to the audit log."""
     item = item_for_reviewer(request, pk)
     try:
@@ -254,7 +257,7 @@ def item_reveal_pii(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_undo(request: HttpRequest, pk: int) -> HttpResponse:
+def item_undo(request: SignedInRequest, pk: int) -> HttpResponse:
     """Take back the user's own decision on this item while it may be undone: the item
     comes back to them undecided, and the next item they were given goes back to its queue."""
     item = item_for_reviewer(request, pk)
@@ -275,7 +278,7 @@ def item_undo(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_overturn(request: HttpRequest, pk: int) -> HttpResponse:
+def item_overturn(request: SignedInRequest, pk: int) -> HttpResponse:
     """A senior or admin replaces the final decision with a new one, with a note."""
     item = item_for_reviewer(request, pk)
     if not user_has_role(request.user, Role.SENIOR):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -19,6 +19,7 @@ from moderation.models import (
     PolicySettings,
 )
 from moderation.services import policy
+from moderation.views._types import SignedInRequest
 
 
 def _day(text: str) -> date | None:
@@ -30,7 +31,7 @@ def _day(text: str) -> date | None:
 
 @role_required(Role.ADMIN)
 @require_GET
-def policy_index(request: HttpRequest) -> HttpResponse:
+def policy_index(request: SignedInRequest) -> HttpResponse:
     now = timezone.now()
     exceptions = PolicyException.objects.select_related("organization", "category", "approved_by")
     current = PolicySettings.current()
@@ -52,7 +53,7 @@ def policy_index(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
-def exception_grant(request: HttpRequest) -> HttpResponse:
+def exception_grant(request: SignedInRequest) -> HttpResponse:
     form = {
         k: request.POST.get(k, "")
         for k in ("organization", "category", "scope", "reference", "valid_from", "valid_until")
@@ -88,7 +89,7 @@ def exception_grant(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
-def exception_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def exception_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     """Revoke asks first: the first POST shows what will happen and changes nothing; only the
     one with `confirmed=1` revokes."""
     exception = get_object_or_404(
@@ -109,7 +110,7 @@ def exception_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
-def policy_settings_save(request: HttpRequest) -> HttpResponse:
+def policy_settings_save(request: SignedInRequest) -> HttpResponse:
     try:
         rate = float(request.POST.get("audit_sample_percent", "")) / 100
         days = int(request.POST.get("retention_days", ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
@@ -17,17 +17,18 @@ from moderation.services import subject_rights
 from moderation.services.audit import audit_training_export
 from moderation.services.subjects import is_user_id_hash
 from moderation.services.training import training_jsonl
+from moderation.views._types import SignedInRequest
 
 
 @role_required(Role.ADMIN)
 @require_GET
-def privacy_index(request: HttpRequest) -> HttpResponse:
+def privacy_index(request: SignedInRequest) -> HttpResponse:
     return render(
         request, "moderation/privacy.html", {"organizations": Organization.objects.order_by("slug")}
     )
 
 
-def _subject_from_post(request: HttpRequest) -> Subject | None:
+def _subject_from_post(request: SignedInRequest) -> Subject | None:
     organization = Organization.objects.filter(slug=request.POST.get("organization", "")).first()
     given = request.POST.get("user", "").strip()
     if organization is None or not given:
@@ -48,7 +49,7 @@ def _subject_from_post(request: HttpRequest) -> Subject | None:
 
 @role_required(Role.ADMIN)
 @require_POST
-def privacy_export(request: HttpRequest) -> HttpResponse:
+def privacy_export(request: SignedInRequest) -> HttpResponse:
     subject = _subject_from_post(request)
     if subject is None:
         return redirect("privacy")
@@ -63,7 +64,7 @@ def privacy_export(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
-def privacy_erase(request: HttpRequest) -> HttpResponse:
+def privacy_erase(request: SignedInRequest) -> HttpResponse:
     if request.POST.get("confirm") != "erase":
         messages.error(request, 'Type "erase" to confirm: erasure cannot be undone.')
         return redirect("privacy")
@@ -88,7 +89,7 @@ def privacy_erase(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_GET
-def training_export(request: HttpRequest) -> StreamingHttpResponse:
+def training_export(request: SignedInRequest) -> StreamingHttpResponse:
     audit_training_export(actor=request.user, via="app")
     response = StreamingHttpResponse(training_jsonl(), content_type="application/x-ndjson")
     response["Content-Disposition"] = 'attachment; filename="modqueue-training.jsonl"'

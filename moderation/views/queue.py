@@ -14,13 +14,14 @@ from moderation import selectors
 from moderation.models import Decision, FlaggedItem, ReviewQueue
 from moderation.services import claims
 from moderation.services.review import undoable_decision
+from moderation.views._types import SignedInRequest
 
 # The queue the reviewer chose with "Review next" ("" for every queue they may review): after
 # each decision, skip or undo the next item comes from there, wherever the decided item was.
 CHOSEN_QUEUE = "review_queue"
 
 
-def chosen_queue(request: HttpRequest) -> ReviewQueue | None:
+def chosen_queue(request: SignedInRequest) -> ReviewQueue | None:
     chosen = request.session.get(CHOSEN_QUEUE, "")
     return ReviewQueue(chosen) if chosen in ReviewQueue.values else None
 
@@ -37,7 +38,7 @@ def queue_empty_message(queue: ReviewQueue | None) -> str:
     return f"Queue empty: nothing is waiting for you {queue_scope(queue)} right now."
 
 
-def undo_offer(request: HttpRequest, *, besides: FlaggedItem | None = None) -> Decision | None:
+def undo_offer(request: SignedInRequest, *, besides: FlaggedItem | None = None) -> Decision | None:
     """The user's latest decision they may still undo, for the bar ("You decided item 17")."""
     decision = undoable_decision(user=request.user)
     if decision is None or (besides is not None and decision.item_id == besides.pk):
@@ -52,7 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.REVIEWER)
 @require_GET
-def queue_index(request: HttpRequest) -> HttpResponse:
+def queue_index(request: SignedInRequest) -> HttpResponse:
     allowed = claims.reviewable_queues(request.user)
     shown = request.GET.get("queue", "")
     if shown not in [q.value for q in allowed]:
@@ -73,7 +74,7 @@ def queue_index(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.REVIEWER)
 @require_POST
-def queue_next(request: HttpRequest) -> HttpResponse:
+def queue_next(request: SignedInRequest) -> HttpResponse:
     """Claim the next item from the queue the reviewer chose (every queue they may review
     when none) and open it; the choice holds for the rest of the session."""
     requested = request.POST.get("queue", "")

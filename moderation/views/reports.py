@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from itertools import groupby
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.access import role_required
 from accounts.roles import Role
 from moderation.services.training import BANDS, classifier_report, classifier_report_csv
+from moderation.views._types import SignedInRequest
 
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection): a
 # classifier name is whatever an upstream sent, so `=HYPERLINK(...)` must stay text.
@@ -25,7 +26,7 @@ def csv_text(value: str) -> str:
 
 @role_required(Role.SENIOR)
 @require_GET
-def classifier_report_page(request: HttpRequest) -> HttpResponse:
+def classifier_report_page(request: SignedInRequest) -> HttpResponse:
     rows = classifier_report()
     groups = []
     for (classifier, category), band_rows in groupby(
@@ -33,25 +34,23 @@ def classifier_report_page(request: HttpRequest) -> HttpResponse:
     ):
         by_band = {r.band: r for r in band_rows}
         # One list drives both the bars and the table cells: band b is column b of each.
-        bands = [
-            {
-                "band": b,
-                "low": b / BANDS,
-                "row": by_band.get(b),
-                "percent": (
-                    round(100 * by_band[b].confirmation_rate)  # type: ignore[operator]
-                    if b in by_band and by_band[b].decided
-                    else None
-                ),
-            }
-            for b in range(BANDS)
-        ]
-        for band in bands:
+        bands = []
+        for b in range(BANDS):
+            row = by_band.get(b)
+            rate = row.confirmation_rate if row is not None else None
+            percent = round(100 * rate) if rate is not None else None
             # Bar height in a 0–48 box; a decided band with nothing confirmed shows a sliver.
-            band["height"] = (
-                max(2, round(48 * band["percent"] / 100)) if band["percent"] is not None else 0
+            height = max(2, round(48 * percent / 100)) if percent is not None else 0
+            bands.append(
+                {
+                    "band": b,
+                    "low": b / BANDS,
+                    "row": row,
+                    "percent": percent,
+                    "height": height,
+                    "y": 48 - height,
+                }
             )
-            band["y"] = 48 - band["height"]
         groups.append(
             {
                 "classifier": classifier,
@@ -67,7 +66,7 @@ def classifier_report_page(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.SENIOR)
 @require_GET
-def classifier_report_csv_view(request: HttpRequest) -> HttpResponse:
+def classifier_report_csv_view(request: SignedInRequest) -> HttpResponse:
     rows = [
         dataclasses.replace(r, classifier=csv_text(r.classifier), category=csv_text(r.category))
         for r in classifier_report()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -16,11 +16,12 @@ from moderation.models import ActionKind
 from moderation.services import enforcement
 from moderation.services.audit import audit_subject_view
 from moderation.services.thresholds import thresholds_for
+from moderation.views._types import SignedInRequest
 
 
 @login_required
 @require_GET
-def subject_detail(request: HttpRequest, organization: str, user_id_hash: str) -> HttpResponse:
+def subject_detail(request: SignedInRequest, organization: str, user_id_hash: str) -> HttpResponse:
     subject = subject_for_reviewer(request, organization, user_id_hash)
     audit_subject_view(subject=subject, viewer=request.user)
     history = selectors.subject_history(subject, limit=200)
@@ -47,7 +48,7 @@ def subject_detail(request: HttpRequest, organization: str, user_id_hash: str) -
 
 @role_required(Role.SENIOR)
 @require_POST
-def subject_act(request: HttpRequest, organization: str, user_id_hash: str) -> HttpResponse:
+def subject_act(request: SignedInRequest, organization: str, user_id_hash: str) -> HttpResponse:
     """A senior's or admin's own warn, restrict, remove or reinstate, with a reason."""
     subject = subject_for_reviewer(request, organization, user_id_hash)
     kind = request.POST.get("kind", "")

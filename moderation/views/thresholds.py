@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
@@ -20,6 +20,7 @@ from moderation.services.thresholds import (
     thresholds_for,
     thresholds_use_global,
 )
+from moderation.views._types import SignedInRequest
 
 
 def _rules_from(post: dict[str, str]) -> tuple[Rules | None, dict[str, str]]:
@@ -52,18 +53,19 @@ def _users(count: int) -> str:
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
-def thresholds_edit(request: HttpRequest) -> HttpResponse:
+def thresholds_edit(request: SignedInRequest) -> HttpResponse:
     organizations = list(Organization.objects.order_by("slug"))
     scope = request.POST.get("scope", request.GET.get("scope", ""))
     organization = next((o for o in organizations if o.slug == scope), None)
     current = thresholds_for(organization)
     inherited = organization is not None and current.organization_id is None
+    values: dict[str, object] = Rules.of(current).__dict__
     context: dict[str, object] = {
         "organizations": organizations,
         "scope": organization.slug if organization else "",
         "current": current,
         "inherited": inherited,
-        "values": Rules.of(current).__dict__,
+        "values": values,
         "errors": {},
         "history": ThresholdChange.objects.select_related("organization", "changed_by")[:30],
     }
@@ -79,8 +81,9 @@ def thresholds_edit(request: HttpRequest) -> HttpResponse:
                 )
             return redirect(f"{request.path}?scope={organization.slug}")
         rules, errors = _rules_from(request.POST)
-        context["values"] = {**context["values"], **{k: v for k, v in request.POST.items()}}
-        context["values"]["remove_on_critical"] = request.POST.get("remove_on_critical") == "on"
+        values = {**values, **request.POST.dict()}
+        values["remove_on_critical"] = request.POST.get("remove_on_critical") == "on"
+        context["values"] = values
         if errors:
             context["errors"] = errors
             return render(request, "moderation/thresholds.html", context, status=422)
