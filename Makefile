@@ -74,9 +74,13 @@ bench: $(VENV)/.installed-test services
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(PY) tests/bench/claims.py
 
+## lint: ruff (lint and format) and mypy with django-stubs; CI runs it before the tests
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	SECRET_KEY=$${SECRET_KEY:-lint-secret-key} \
+	MODQUEUE_SUBJECT_PEPPER=$${MODQUEUE_SUBJECT_PEPPER:-lint-pepper} \
+	$(VENV)/bin/mypy moderation accounts
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles modqueue.sqlite3

@@ -252,7 +252,7 @@ class Appeal(models.Model):
                 fields=["action"],
                 condition=models.Q(state="open"),
                 name="appeal_one_open_per_action",
-            )
+            ),
         ]
 
     def __str__(self) -> str:
