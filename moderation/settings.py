@@ -62,6 +62,19 @@ SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key")
 # The key of the HMAC that turns end-user ids into subject hashes (CONTRACT §3).
 MODQUEUE_SUBJECT_PEPPER = _secret("MODQUEUE_SUBJECT_PEPPER", "dev-only-insecure-pepper")
 
+
+def _env_list(name: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
+
+
+# Old values of SECRET_KEY, still accepted for sessions and signatures (and stored secrets).
+SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
+# Stored API key and enforcement secrets are encrypted under a key derived from this, or
+# from SECRET_KEY when it is empty; the fallbacks still decrypt during a rotation
+# (docs/security.md, "Rotating the secrets key").
+MODQUEUE_SECRETS_KEY = os.environ.get("MODQUEUE_SECRETS_KEY", "")
+MODQUEUE_SECRETS_KEY_FALLBACKS = _env_list("MODQUEUE_SECRETS_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")

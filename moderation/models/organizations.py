@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .fields import EncryptedTextField
+
 
 def new_webhook_secret() -> str:
     """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
@@ -25,7 +27,8 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     enforcement_url = models.URLField(max_length=2000, blank=True)
-    enforcement_secret = models.CharField(max_length=100, blank=True)
+    # Encrypted at rest (issue 9, finding 10): a database dump alone signs nothing.
+    enforcement_secret = EncryptedTextField(blank=True)
     # An endpoint on a loopback, private or link-local address is refused unless an admin
     # allowed it on purpose (`set_enforcement_endpoint --allow-private`); deliveries check
     # the address again each time, as DNS may change (CONTRACT §2 v2).
@@ -78,7 +81,9 @@ class ApiKeySecret(models.Model):
     MAX_ACTIVE = 2
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="secrets")
-    secret = models.CharField(max_length=100)
+    # Encrypted at rest, so never looked up: Bearer authentication finds the row by the
+    # digest, a SHA-256 of 256 random bits that gives nothing back to sign with.
+    secret = EncryptedTextField()
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
