@@ -11,6 +11,7 @@ from moderation.views import (
     reports,
     subjects,
     thresholds,
+    two_factor,
 )
 
 urlpatterns = [
@@ -66,6 +67,18 @@ urlpatterns = [
         "reports/classifiers.csv", reports.classifier_report_csv_view, name="classifier-report-csv"
     ),
     path("audit/", audit.audit_index, name="audit"),
+    path("accounts/two-factor/", two_factor.two_factor_page, name="two-factor"),
+    path(
+        "accounts/two-factor/recovery-codes/",
+        two_factor.recovery_codes_new,
+        name="two-factor-recovery-codes",
+    ),
+    path("settings/users/", two_factor.users_index, name="users"),
+    path(
+        "settings/users/<int:pk>/reset-two-factor/",
+        two_factor.user_two_factor_reset,
+        name="user-two-factor-reset",
+    ),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("moderation.api.urls")),
 ]

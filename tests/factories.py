@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta
 from io import StringIO
@@ -21,8 +22,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import Role
+from accounts.two_factor import recovery_codes_replace
 from moderation import selectors
 from moderation.api.schema import validate_items
 from moderation.models import (
@@ -317,3 +321,26 @@ def make_due(delivery: Delivery) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
+
+
+# --- Two-factor authentication (tests/views/test_two_factor.py, tests/browser/…) ----------
+
+
+def totp_code(key: bytes, *, steps_ahead: int = 0) -> str:
+    """What an authenticator app shows for this secret now (or `steps_ahead` 30 s steps on:
+    django-otp accepts one step ahead, and never a step it has already accepted)."""
+    totp = TOTP(key)
+    totp.time = time.time() + 30 * steps_ahead
+    return f"{totp.token():06d}"
+
+
+def totp_wrong_code(key: bytes) -> str:
+    """Six digits that none of the steps django-otp accepts now would show."""
+    near = {totp_code(key, steps_ahead=n) for n in (-2, -1, 0, 1, 2)}
+    return next(c for c in (f"{n:06d}" for n in range(1000, 1000000, 7919)) if c not in near)
+
+
+def two_factor_on(user: Any) -> tuple[Any, list[str]]:
+    """The user with an authenticator app set up and ten recovery codes; (device, codes)."""
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    return device, recovery_codes_replace(user=user)

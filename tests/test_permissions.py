@@ -57,6 +57,7 @@ url name               |  GET: anon  none  rev   sen   adm  | POST: anon  none  
 ---------------------- accounts: logging in and out is for everyone ---------------------------
 login                  |       200   302   302   302   302  |       200   302   302   302   302
 logout                 |       405   405   405   405   405  |       302   302   302   302   302
+login-code             |       302   302   302   302   302  |       302   302   302   302   302
 ---------------------- reviewer pages: every role ---------------------------------------------
 home                   |       302   403   302   302   302  |       405   403   405   405   405
 queue                  |       login 403   200   200   200  |       login 403   405   405   405
@@ -68,6 +69,8 @@ item-reveal            |       login 403   405   405   405  |       login 403   
 item-reveal-pii        |       login 403   405   405   405  |       login 403   422   422   422
 item-undo              |       login 403   405   405   405  |       login 403   409   409   409
 subject                |       login 403   200   200   200  |       login 403   405   405   405
+two-factor             |       login 403   200   200   200  |       login 403   422   422   422
+two-factor-recovery-codes |    login 403   405   405   405  |       login 403   302   302   302
 ---------------------- senior pages: seniors and admins ---------------------------------------
 item-overturn          |       login 403   405   405   405  |       login 403   403   422   422
 subject-act            |       login 403   403   405   405  |       login 403   403   302   302
@@ -90,6 +93,8 @@ privacy-export         |       login 403   403   403   405  |       login 403   
 privacy-erase          |       login 403   403   403   405  |       login 403   403   403   302
 training-export        |       login 403   403   403   200  |       login 403   403   403   405
 audit                  |       login 403   403   403   200  |       login 403   403   403   405
+users                  |       login 403   403   403   200  |       login 403   403   403   405
+user-two-factor-reset  |       login 403   403   403   200  |       login 403   403   403   422
 ---------------------- API: keys, not sessions, so every column alike -------------------------
 api-flags              |       405   405   405   405   405  |       401   401   401   401   401
 api-batch              |       401   401   401   401   401  |       405   405   405   405   405
@@ -255,6 +260,7 @@ def path_of(route: Route, world: World) -> str:
         "appeal-reveal-pii": lambda: world.appeal.pk,
         "delivery-redeliver": lambda: world.delivery.pk,
         "exception-revoke": lambda: world.exception.pk,
+        "user-two-factor-reset": lambda: world.reviewer.pk,
     }
     values = {
         "pk": pk_of.get(route.name, lambda: world.item.pk),
