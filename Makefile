@@ -52,12 +52,24 @@ test: $(VENV)/.installed-test services node_modules/axe-core/axe.min.js
 services:
 	@bash .ci/services
 
-## serve: the production web server (gunicorn; whitenoise serves the static files)
+## serve: the production web server (gunicorn; whitenoise serves the static files).
+## Migrates as MIGRATE_DATABASE_URL's owner role when set, then gives DATABASE_URL's app
+## role its grants again (docs/deploy.md), and serves without the owner's URL; migrates as
+## DATABASE_URL otherwise.
 serve: $(VENV)/.installed
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py migrate --noinput -v0
-	$(VENV)/bin/gunicorn moderation.wsgi:application --bind 127.0.0.1:$(PORT) \
-		--workers $(WEB_CONCURRENCY) --access-logfile - --graceful-timeout 10
+	DATABASE_URL="$${MIGRATE_DATABASE_URL:-$$DATABASE_URL}" $(PY) manage.py migrate --noinput -v0
+	@if [ -n "$$MIGRATE_DATABASE_URL" ]; then \
+		app_role=$$(psql "$${DATABASE_URL:?must name the app role}" -XAtc 'SELECT current_user') && \
+		owner=$$(psql "$$MIGRATE_DATABASE_URL" -XAtc 'SELECT current_user') && \
+		if [ "$$app_role" = "$$owner" ]; then \
+			echo "DATABASE_URL connects as the owner role $$owner: see docs/deploy.md" >&2; exit 1; \
+		fi && \
+		psql "$$MIGRATE_DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v app_role="$$app_role" \
+			-f docs/deploy/app-role.sql; \
+	fi
+	env -u MIGRATE_DATABASE_URL $(VENV)/bin/gunicorn moderation.wsgi:application \
+		--bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) --access-logfile - --graceful-timeout 10
 
 ## worker: every kind of background work; WORKERS processes (default 2)
 worker: $(VENV)/.installed
