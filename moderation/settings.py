@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_rq",
     "axes",
+    "csp",  # its system checks
     # Two-factor authentication (issue 9): TOTP devices and one-time recovery codes.
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -100,7 +101,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, which answers /static/ itself with long caching: the rest, no-store.
+    "moderation.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,12 +202,56 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie; the token travels in hx-headers
-# Behind TLS, set SECURE_COOKIES=true.
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- HTTPS (CONTRACT §1 v2) -------------------------------------------------------------
+# MODQUEUE_HTTPS=true: served only over TLS (README, "Running in production over HTTPS").
+# Off by default, so a development run over plain http://127.0.0.1 works.
+MODQUEUE_HTTPS = env_bool("MODQUEUE_HTTPS", default=False)
+if MODQUEUE_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # TLS usually ends at a proxy that forwards plain HTTP. The proxy must set this header on
+    # every request and drop any the client sent: whoever can set it can claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # One year, the least the browsers' preload list takes.
+    SECURE_HSTS_SECONDS = env_int("MODQUEUE_HSTS_SECONDS", 365 * 24 * 3600)
+    # Covers the subdomains of the host modqueue answers on, not its parent domain.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # A console of flagged content and personal data should never be reached over plain
+    # HTTP, not even on a first visit. The `preload` token alone changes nothing in browsers:
+    # it consents to listing, which takes a submission at hstspreload.org, and only of a
+    # registrable domain (so it is inert on review.example.com). Serving modqueue on a bare
+    # domain whose other sites are not all HTTPS: set MODQUEUE_HSTS_PRELOAD=false
+    # (the deploy check then reports security.W021, as it should).
+    SECURE_HSTS_PRELOAD = env_bool("MODQUEUE_HSTS_PRELOAD", default=True)
+# Cookies only over TLS under MODQUEUE_HTTPS; SECURE_COOKIES=true (older setting, kept) does
+# just this part, for a deployment that redirects to HTTPS elsewhere.
+SESSION_COOKIE_SECURE = MODQUEUE_HTTPS or env_bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Only needed when the proxy does not pass the browser's Host on (the page's origin then
+# differs from the host Django sees), e.g. "https://review.example.com".
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+# --- Content Security Policy (CONTRACT §8 v2), by django-csp ----------------------------
+# Nothing inline: no <script> without src, no on* attributes, no style attributes, no
+# eval (htmx's allowEval is off in base.html, and its indicator style is in app.css).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # --- Background jobs -------------------------------------------------------
 # With no REDIS_URL (the zero-setup `make demo`), jobs run in-process right after commit.
