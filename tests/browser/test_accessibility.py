@@ -9,6 +9,7 @@ npm (package.json; `make test` runs `npm ci`) and is injected from node_modules,
 from __future__ import annotations
 
 import json
+from base64 import b32decode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +28,15 @@ from accounts.roles import Role
 from moderation.models import ActionKind, FlaggedItem, PolicyCategory, Subject, Verdict
 from moderation.services import appeals, claims, enforcement, policy
 from moderation.services.organizations import enforcement_endpoint_set
-from tests.factories import OrganizationFactory, SubjectFactory, UserFactory, decide
+from tests.factories import (
+    PASSWORD,
+    OrganizationFactory,
+    SubjectFactory,
+    UserFactory,
+    decide,
+    totp_code,
+    two_factor_on,
+)
 from tests.processes import free_port
 from tests.webhooks import Receiver, receiving
 
@@ -221,6 +230,55 @@ def _audit(world: World) -> str:
     return "/audit/"
 
 
+def _two_factor_on(path: str) -> Callable[[World], str]:
+    """rita has an authenticator app and recovery codes."""
+
+    def build(world: World) -> str:
+        two_factor_on(world.users["rita"])
+        return path
+
+    return build
+
+
+def _reset_two_factor(world: World) -> str:
+    two_factor_on(world.users["rita"])
+    return f"/settings/users/{world.users['rita'].pk}/reset-two-factor/"
+
+
+def _verify(code: Callable[[Page], str]) -> Callable[[Page], None]:
+    def act(page: Page) -> None:
+        page.get_by_label("Code").fill(code(page))
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state("load")
+
+    return act
+
+
+def _right_setup_code(page: Page) -> str:
+    key = page.locator("#secret-key").inner_text().replace(" ", "")
+    return totp_code(b32decode(key + "=" * (-len(key) % 8)))
+
+
+def _password_then(*codes: str) -> Callable[[Page], None]:
+    """Log in as rita (two-factor on), then enter each code."""
+
+    def act(page: Page) -> None:
+        log_in(page, "rita", PASSWORD)
+        page.wait_for_url("**/accounts/login/code/")
+        for code in codes:
+            page.get_by_label("Code").fill(code)
+            page.get_by_role("button", name="Verify").click()
+            page.wait_for_load_state("load")
+
+    return act
+
+
+def _no_reason(page: Page) -> None:
+    page.get_by_label("Reason").fill("   ")  # past the browser's `required`, refused by the server
+    page.get_by_role("button", name="Reset two-factor").click()
+    page.wait_for_load_state("load")
+
+
 def _nothing(path: str) -> Callable[[World], str]:
     return lambda world: path
 
@@ -271,6 +329,21 @@ PAGES: dict[str, Visit] = {
     "privacy": Visit("ada", _nothing("/privacy/")),
     "classifier-report": Visit("sam", _classifier_report),
     "audit": Visit("ada", _audit),
+    "two-factor-set-up": Visit("rita", _nothing("/accounts/two-factor/")),
+    "two-factor-wrong-code": Visit(
+        "rita", _nothing("/accounts/two-factor/"), act=_verify(lambda page: "000000")
+    ),
+    "two-factor-recovery-codes": Visit(
+        "rita", _nothing("/accounts/two-factor/"), act=_verify(_right_setup_code)
+    ),
+    "two-factor-on": Visit("rita", _two_factor_on("/accounts/two-factor/")),
+    "log-in-code": Visit(None, _two_factor_on("/accounts/login/"), act=_password_then()),
+    "log-in-code-wrong": Visit(
+        None, _two_factor_on("/accounts/login/"), act=_password_then("000000")
+    ),
+    "users": Visit("ada", _two_factor_on("/settings/users/")),
+    "user-two-factor-reset": Visit("ada", _reset_two_factor),
+    "user-two-factor-reset-no-reason": Visit("ada", _reset_two_factor, act=_no_reason),
     "403": Visit("rita", _nothing("/audit/"), status=403),
     "404": Visit("rita", _nothing("/items/999999/"), status=404),
     "500": Visit(None, _nothing(""), act=_server_error),

@@ -55,7 +55,7 @@ def test_the_set_up_page_has_the_contract_labels(reviewer_client):
     assert '<label for="id_code">Code</label>' in page
     assert ">Verify</button>" in page
     assert re.search(
-        r'<svg [^>]*class="qr" role="img" aria-label="QR code of the secret key"', page
+        r'<svg [^>]*class="qr" role="img" aria-label="QR image of the secret key"', page
     )
 
 
