@@ -190,6 +190,9 @@ def _bearer(request: HttpRequest) -> tuple[ApiKey | None, JsonResponse | None]:
     return api_key, _rate_limited(api_key)
 
 
+# Exempt like every API view: a client holds a key, never a CSRF cookie, so another method
+# than GET gets its documented 405, not the CSRF middleware's HTML 403.
+@csrf_exempt
 @require_GET
 def batch_status(request: HttpRequest, batch_id: str) -> JsonResponse:
     """GET /api/v1/batches/<batch_id>."""

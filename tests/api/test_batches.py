@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from moderation.models import ApiKey
 from moderation.services.ingest import batch_process, batch_record_failure
@@ -159,6 +160,20 @@ def test_it_answers_405_to_post(signed_key, item):
         status_url(batch_id), headers={"Authorization": f"Bearer {signed_key.secret}"}
     )
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_it_answers_405_to_other_methods_even_where_csrf_is_checked(signed_key, item, method):
+    """A client sends no CSRF cookie: the CSRF check (which the test client skips unless
+    asked) must not turn the documented 405 into Django's HTML 403 (found by Schemathesis)."""
+    batch_id = post_batch(signed_key, item(1))
+    client = Client(enforce_csrf_checks=True)
+    response = getattr(client, method)(
+        status_url(batch_id), headers={"Authorization": f"Bearer {signed_key.secret}"}
+    )
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert response.content == b""
 
 
 def test_it_answers_429_past_the_keys_rate(signed_key, item, redis_clean):
