@@ -76,7 +76,7 @@ def qr_code_svg(device: TOTPDevice) -> SafeString:
         root.attrib.pop(size, None)  # sized by the stylesheet's .qr
     root.set("class", "qr")
     root.set("role", "img")
-    root.set("aria-label", "QR image of the secret key")
+    root.set("aria-label", "QR image for authenticator apps")
     # ElementTree escapes every attribute and text; the only input is our own otpauth URL.
     return mark_safe(ElementTree.tostring(root, encoding="unicode"))  # noqa: S308
 

@@ -255,7 +255,7 @@ def _verify(code: Callable[[Page], str]) -> Callable[[Page], None]:
 
 
 def _right_setup_code(page: Page) -> str:
-    key = page.locator("#secret-key").inner_text().replace(" ", "")
+    key = page.get_by_label("Secret key").inner_text().replace(" ", "")
     return totp_code(b32decode(key + "=" * (-len(key) % 8)))
 
 
