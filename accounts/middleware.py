@@ -4,6 +4,7 @@ session ends after MODQUEUE_SESSION_IDLE_HOURS without a request."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -71,3 +72,10 @@ class IdleSessionMiddleware:
             if now - request.session.get(REFRESHED_KEY, 0) > REFRESH_SECONDS:
                 request.session[REFRESHED_KEY] = now  # modified: saved, expiry moved on
         return self.get_response(request)
+
+
+def session_refreshed_on_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """Logging in saves the session (a new key, a new expiry): the first request after it has
+    nothing to refresh. Connected to `user_logged_in` in AccountsConfig.ready."""
+    if request is not None and hasattr(request, "session"):
+        request.session[REFRESHED_KEY] = timezone.now().timestamp()
