@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser, Group, User
 from django.db import models
 
 
@@ -20,7 +20,7 @@ _ROLE_CACHE = "_modqueue_role"
 _UNKNOWN = object()
 
 
-def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
+def user_role(user: User | AnonymousUser) -> Role | None:
     """The highest role the user holds, or None.
 
     Kept on the user object after the first look-up, as Django's ModelBackend keeps its
@@ -30,21 +30,21 @@ def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     if not user.is_authenticated:
         return None
     cached = getattr(user, _ROLE_CACHE, _UNKNOWN)
-    if cached is not _UNKNOWN:
-        return cached  # type: ignore[return-value]
-    names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
+    if cached is None or isinstance(cached, Role):
+        return cached
+    names = {g.name for g in user.groups.all()}
     held = [role for role in Role if role.value in names]
     role = max(held, key=RANK.__getitem__) if held else None
     setattr(user, _ROLE_CACHE, role)
     return role
 
 
-def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
+def user_has_role(user: User | AnonymousUser, role: Role) -> bool:
     held = user_role(user)
     return held is not None and RANK[held] >= RANK[role]
 
 
-def role_set(*, user: AbstractBaseUser, role: Role) -> Role | None:
+def role_set(*, user: User, role: Role) -> Role | None:
     """Give the user exactly this role; returns the role they held before. The audited
     change that callers want is moderation's `services.roles.role_assign`."""
     if hasattr(user, _ROLE_CACHE):
@@ -53,7 +53,7 @@ def role_set(*, user: AbstractBaseUser, role: Role) -> Role | None:
     if before == role:
         return before
     groups = Group.objects.filter(name__in=[r.value for r in Role])
-    user.groups.remove(*groups)  # type: ignore[attr-defined]
-    user.groups.add(Group.objects.get(name=role.value))  # type: ignore[attr-defined]
+    user.groups.remove(*groups)
+    user.groups.add(Group.objects.get(name=role.value))
     setattr(user, _ROLE_CACHE, role)
     return before

@@ -261,8 +261,10 @@ def _subject_ref(data: dict[str, Any], api_key: ApiKey) -> tuple[Organization, s
     errors = _subject_errors(data, api_key)
     if errors:
         return _errors(422, *errors)
-    slug = data.get("organization") or api_key.organization.slug  # type: ignore[union-attr]
-    if api_key.organization and slug != api_key.organization.slug:
+    bound = api_key.organization
+    # No organization in the body means the key's own (_subject_errors required a bound key).
+    slug: str = data.get("organization") or (bound.slug if bound else "")
+    if bound and slug != bound.slug:
         return _error(403, "this API key may only reach its own organization", "organization")
     organization = Organization.objects.filter(slug=slug).first()
     if organization is None:

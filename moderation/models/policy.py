@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 
 
@@ -94,8 +96,8 @@ class PolicyException(models.Model):
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValidationError({"valid_until": "The end must come after the start."})
 
-    def active_at(self, moment: object) -> bool:
-        return self.revoked_at is None and self.valid_from <= moment < self.valid_until  # type: ignore[operator]
+    def active_at(self, moment: datetime) -> bool:
+        return self.revoked_at is None and self.valid_from <= moment < self.valid_until
 
 
 class PolicySettings(models.Model):

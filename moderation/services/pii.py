@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.html import escape
@@ -57,7 +58,7 @@ def _phone(match: re.Match[str]) -> bool:
 
 
 # Order matters: earlier kinds win where spans overlap (a card number is not also a phone).
-PATTERNS: list[tuple[str, re.Pattern[str], object]] = [
+PATTERNS: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], bool] | None]] = [
     ("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), None),
     ("card", re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), _card),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b"), None),
@@ -83,7 +84,7 @@ def pii_spans(text: str) -> list[Span]:
     taken: list[Span] = []
     for kind, pattern, check in PATTERNS:
         for match in pattern.finditer(text):
-            if check is not None and not check(match):  # type: ignore[operator]
+            if check is not None and not check(match):
                 continue
             span = Span(match.start(), match.end(), kind)
             if any(span.start < t.end and t.start < span.end for t in taken):

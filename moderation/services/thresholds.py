@@ -42,7 +42,15 @@ class Rules:
 
     @classmethod
     def of(cls, thresholds: Thresholds) -> Rules:
-        return cls(**thresholds.rules())  # type: ignore[arg-type]
+        return cls(
+            window_days=thresholds.window_days,
+            warn_violations=thresholds.warn_violations,
+            restrict_violations=thresholds.restrict_violations,
+            restrict_rate=thresholds.restrict_rate,
+            remove_violations=thresholds.remove_violations,
+            remove_rate=thresholds.remove_rate,
+            remove_on_critical=thresholds.remove_on_critical,
+        )
 
 
 @dataclass(frozen=True)

@@ -66,15 +66,15 @@ def exception_grant(request: SignedInRequest) -> HttpResponse:
         problem = "Choose an organization and a category."
     elif until is None or (form["valid_from"] and start is None):
         problem = "Dates are YYYY-MM-DD."
-    if problem is None:
+    else:
         try:
             policy.exception_grant(
-                organization=organization,  # type: ignore[arg-type]
-                category=category,  # type: ignore[arg-type]
+                organization=organization,
+                category=category,
                 scope=form["scope"],
                 reference=form["reference"],
                 valid_from=datetime.combine(start, time.min, tzinfo=UTC) if start else None,
-                valid_until=datetime.combine(until, time.max, tzinfo=UTC),  # type: ignore[arg-type]
+                valid_until=datetime.combine(until, time.max, tzinfo=UTC),
                 approved_by=request.user,
             )
         except policy.ExceptionRefused as refused:

@@ -25,21 +25,29 @@ from moderation.views._types import SignedInRequest
 
 def _rules_from(post: dict[str, str]) -> tuple[Rules | None, dict[str, str]]:
     errors: dict[str, str] = {}
-    values: dict[str, object] = {}
+    counts: dict[str, int] = {}
+    rates: dict[str, float] = {}
     for name in ("window_days", "warn_violations", "restrict_violations", "remove_violations"):
         try:
-            values[name] = int(post.get(name, ""))
+            counts[name] = int(post.get(name, ""))
         except ValueError:
             errors[name] = "A whole number."
     for name in ("restrict_rate", "remove_rate"):
         try:
-            values[name] = float(post.get(name, ""))
+            rates[name] = float(post.get(name, ""))
         except ValueError:
             errors[name] = "A number from 0 to 1."
-    values["remove_on_critical"] = post.get("remove_on_critical") == "on"
     if errors:
         return None, errors
-    rules = Rules(**values)  # type: ignore[arg-type]
+    rules = Rules(
+        window_days=counts["window_days"],
+        warn_violations=counts["warn_violations"],
+        restrict_violations=counts["restrict_violations"],
+        restrict_rate=rates["restrict_rate"],
+        remove_violations=counts["remove_violations"],
+        remove_rate=rates["remove_rate"],
+        remove_on_critical=post.get("remove_on_critical") == "on",
+    )
     try:
         rules_check(rules)
     except ThresholdsInvalid as invalid:
