@@ -104,6 +104,10 @@ def before_call(context: Any, case: Case, kwargs: dict[str, Any]) -> None:
         parameters["batch_id"] = _real_sometimes(parameters["batch_id"], SIGNER.batch_id)
     if isinstance(case.body, dict) and "action_id" in case.body:
         case.body["action_id"] = _real_sometimes(case.body["action_id"], SIGNER.action_id)
+        if case.body["action_id"] == SIGNER.action_id:
+            # The appellant the action is on, so a share of appeals is accepted.
+            case.body.pop("user_id_hash", None)
+            case.body.update(organization="acme", user_id="u-42")
     body = b""
     if isinstance(case.body, bytes):
         body = kwargs["data"] = case.body
