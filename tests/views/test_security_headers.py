@@ -60,9 +60,15 @@ class InlineCode(HTMLParser):
         super().__init__()
         self.found: list[str] = []
         self._script_without_src = False
+        self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = {name for name, _ in attrs}
+        if self._in_title:
+            # A browser reads a title's content as text: a tag there is shown in the tab and
+            # read out by screen readers, and a script there never runs.
+            self.found.append(f"<{tag}> inside <title> at line {self.getpos()[0]}")
+        self._in_title = self._in_title or tag == "title"
         if tag == "script" and "src" not in names:
             self.found.append(f"<script> without src at line {self.getpos()[0]}")
         if tag == "style":
@@ -72,6 +78,11 @@ class InlineCode(HTMLParser):
                 self.found.append(f'<{tag} {name}="{value}"> at line {self.getpos()[0]}')
             if (value or "").strip().lower().startswith(("javascript:", "js:")):
                 self.found.append(f'<{tag} {name}="{value}"> at line {self.getpos()[0]}')
+
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
 
 
 def inline_code(html: str) -> list[str]:
