@@ -79,7 +79,6 @@ class InlineCode(HTMLParser):
             if (value or "").strip().lower().startswith(("javascript:", "js:")):
                 self.found.append(f'<{tag} {name}="{value}"> at line {self.getpos()[0]}')
 
-
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
