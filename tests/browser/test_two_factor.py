@@ -56,3 +56,46 @@ def test_a_recovery_code_logs_in_once(page: Page, reviewer) -> None:
     expect(page.get_by_role("heading", name="Review queues")).to_be_visible()
     page.goto("/accounts/two-factor/")
     expect(page.get_by_text("9 recovery codes left")).to_be_visible()
+
+
+def test_an_admin_required_to_use_it_sets_it_up_then_resets_a_reviewers(
+    page: Page, reviewer, admin_user, senior, settings
+) -> None:
+    """Across features: the required roles send an admin to set-up first; the admin then
+    resets a reviewer's lost phone from Users, the reviewer logs in with the password alone,
+    a senior (also required) is sent to set-up from any page, and the audit log has the
+    reset with its reason."""
+    settings.MODQUEUE_2FA_REQUIRED_ROLES = ["admin", "senior"]
+    two_factor_on(reviewer)
+
+    page.goto("/settings/users/")
+    log_in(page, "ada", PASSWORD)
+    expect(page).to_have_url(re.compile(r"/accounts/two-factor/$"))
+    key = key_from(page.get_by_label("Secret key").inner_text())
+    page.get_by_label("Code").fill(totp_code(key))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Two-factor authentication is on")).to_be_visible()
+
+    page.get_by_role("link", name="Users").click()
+    rita = page.get_by_role("row").filter(has_text="rita")
+    expect(rita.get_by_role("cell", name="on")).to_be_visible()
+    screenshot(page, "users")
+    rita.get_by_role("button", name="Reset two-factor").click()
+    expect(page.get_by_role("heading", name="Reset two-factor of rita?")).to_be_visible()
+    page.get_by_label("Reason").fill("lost her phone, ticket 4411")
+    screenshot(page, "users-reset-confirm")
+    page.get_by_role("button", name="Reset two-factor").click()
+    expect(
+        page.get_by_role("row").filter(has_text="rita").get_by_role("cell", name="off")
+    ).to_be_visible()
+
+    page.goto("/audit/")
+    entry = page.get_by_role("row").filter(has_text="Reset two-factor authentication")
+    expect(entry).to_contain_text("ada")
+    expect(entry).to_contain_text("lost her phone, ticket 4411")
+
+    for who, heading in (("rita", "Review queues"), ("sam", "Set up two-factor authentication")):
+        page.get_by_role("button", name="Log out").click()
+        page.goto("/enforcement/" if who == "sam" else "/queue/")
+        log_in(page, who, PASSWORD)
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
