@@ -1,7 +1,8 @@
 """The audit log: an append-only record of who saw and did what.
 
-Rows are only ever inserted (services/audit.py); on PostgreSQL a trigger refuses UPDATE
-and DELETE, so not even a bug or a shell session can rewrite history.
+Rows are only ever inserted (services/audit.py); on PostgreSQL triggers refuse UPDATE,
+DELETE and TRUNCATE, so not even a bug or a shell session can rewrite history, and the
+app's database role of docs/deploy.md may only SELECT and INSERT it.
 """
 
 from __future__ import annotations
