@@ -1,9 +1,10 @@
-"""Shared by the service tests: an end user of acme, acme's enforcement endpoint, a warning
-waiting to be delivered, and the contract's retry delays."""
+"""Shared by the service tests: an end user of acme, acme's enforcement endpoint (a name, or a
+real receiver on 127.0.0.1), a warning waiting to be delivered, and the contract's retry
+delays."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from moderation.models import Delivery, Subject, Verdict
 from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import SubjectFactory, decide
+from tests.webhooks import Receiver
 
 ENDPOINT = "https://platform.example/hooks/enforcement"
 
@@ -42,3 +44,23 @@ def warned(acme: Any, reviewer: Any) -> Callable[[], Delivery]:
         return Delivery.objects.get(action__subject=subject)
 
     return make
+
+
+@pytest.fixture
+def platform(acme: Any) -> Iterator[Callable[..., Receiver]]:
+    """Start acme's enforcement endpoint: a receiver that verifies every request with
+    `standardwebhooks` and records it; options as tests.webhooks.Receiver takes them."""
+    started: list[Receiver] = []
+
+    def start(**options: Any) -> Receiver:
+        receiver = Receiver(**options)
+        receiver.secret = enforcement_endpoint_set(
+            organization=acme, url=receiver.url, allow_private=True
+        )
+        receiver.start()
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()

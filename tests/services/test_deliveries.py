@@ -4,7 +4,6 @@ sent once per attempt, to a real HTTP endpoint on 127.0.0.1."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -34,29 +33,8 @@ from moderation.services.deliveries import (
 from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import SubjectFactory, decide, make_due
 from tests.processes import free_port
-from tests.webhooks import Receiver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("contract_retry_delays")]
-
-
-@pytest.fixture
-def platform(acme: Any) -> Iterator[Callable[..., Receiver]]:
-    """Start acme's enforcement endpoint: a receiver that verifies every request with
-    `standardwebhooks` and records it; options as tests.webhooks.Receiver takes them."""
-    started: list[Receiver] = []
-
-    def start(**options: Any) -> Receiver:
-        receiver = Receiver(**options)
-        receiver.secret = enforcement_endpoint_set(
-            organization=acme, url=receiver.url, allow_private=True
-        )
-        receiver.start()
-        started.append(receiver)
-        return receiver
-
-    yield start
-    for receiver in started:
-        receiver.stop()
 
 
 def action_on(subject: Subject) -> EnforcementAction:

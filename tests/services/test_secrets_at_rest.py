@@ -4,8 +4,6 @@ encrypted, so a database dump alone signs nothing; rotation of the key that encr
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -22,7 +20,6 @@ from moderation.services.organizations import (
 )
 from moderation.services.secrets import secrets_reencrypt
 from tests.factories import signed
-from tests.webhooks import Receiver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("contract_retry_delays")]
 
@@ -44,24 +41,6 @@ def assert_not_in_dump(*secrets: str) -> None:
         assert "whsec_" not in value
         for secret in secrets:
             assert secret.removeprefix("whsec_") not in value
-
-
-@pytest.fixture
-def platform(acme: Any) -> Iterator[Callable[[], Receiver]]:
-    started: list[Receiver] = []
-
-    def start() -> Receiver:
-        receiver = Receiver()
-        receiver.secret = enforcement_endpoint_set(
-            organization=acme, url=receiver.url, allow_private=True
-        )
-        receiver.start()
-        started.append(receiver)
-        return receiver
-
-    yield start
-    for receiver in started:
-        receiver.stop()
 
 
 def test_the_columns_hold_no_secret_after_create_rotate_and_endpoint_set(acme):
