@@ -29,9 +29,23 @@ from .policy import (
     PolicySettings,
     Severity,
 )
+from .quality import (
+    GOLD_SUBJECT_HASH,
+    GoldItem,
+    GoldSet,
+    QualitySettings,
+    SecondReview,
+    SecondReviewState,
+)
 from .subjects import Subject, SubjectStatus
 
 __all__ = [
+    "GOLD_SUBJECT_HASH",
+    "GoldItem",
+    "GoldSet",
+    "QualitySettings",
+    "SecondReview",
+    "SecondReviewState",
     "ActionKind",
     "ActionState",
     "Appeal",

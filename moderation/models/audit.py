@@ -46,6 +46,10 @@ class AuditAction(models.TextChoices):
     TWO_FACTOR_RESET = "2fa.reset", "Reset two-factor authentication"
     RECOVERY_CODES_NEW = "2fa.recovery_codes", "Made new recovery codes"
     SECRETS_REENCRYPT = "secrets.reencrypt", "Re-encrypted stored secrets"
+    GOLD_IMPORT = "gold.import", "Loaded golden items"
+    GOLD_MARK = "gold.mark", "Marked item as golden"
+    QUALITY_SETTINGS = "quality.settings", "Changed quality settings"
+    ITEM_ADJUDICATE = "item.adjudicate", "Adjudicated disagreement"
 
 
 class AuditEvent(models.Model):

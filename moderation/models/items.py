@@ -73,6 +73,14 @@ class FlaggedItem(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     # Set when retention or an erasure request removed the prompt, response and metadata.
     content_erased_at = models.DateTimeField(null=True, blank=True)
+    # A golden item served to one reviewer (models/quality.py): never a real user's item.
+    gold = models.ForeignKey(
+        "moderation.GoldItem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="served",
+    )
 
     class Meta:
         constraints = [
