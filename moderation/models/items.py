@@ -34,6 +34,9 @@ class ItemState(models.TextChoices):
     # Its text was erased at the end user's request before anyone decided it: out of the
     # queues for good.
     ERASED = "erased", "Erased before review"
+    # A golden item served to one reviewer and given up undecided (skipped, lease run out,
+    # released): it never returns to a queue; the golden item itself may be served again.
+    RETIRED = "retired", "Golden item not decided"
 
 
 # The states in which an item waits in a queue for someone to claim it.
