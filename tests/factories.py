@@ -36,6 +36,8 @@ from moderation.models import (
     Delivery,
     EnforcementAction,
     FlaggedItem,
+    GoldItem,
+    GoldSet,
     InboundBatch,
     Organization,
     PolicyCategory,
@@ -120,6 +122,50 @@ class SignalFactory(factory.django.DjangoModelFactory):
     category = factory.LazyFunction(lambda: PolicyCategory.objects.get(slug="violence"))
     label = factory.SelfAttribute("category.slug")
     score = 0.9
+
+
+class GoldSetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GoldSet
+
+    name = factory.Sequence(lambda n: f"gold-set-{n}")
+
+
+class GoldItemFactory(factory.django.DjangoModelFactory):
+    """A golden item, a violation of "violence" with one "violence" signal unless told;
+    `expected_categories=[...]` (PolicyCategory objects or slugs) replaces the categories."""
+
+    class Meta:
+        model = GoldItem
+        skip_postgeneration_save = True
+
+    gold_set = factory.SubFactory(GoldSetFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    prompt = factory.Sequence(lambda n: f"Golden prompt {n}")
+    response = "A response"
+    model = "test-model"
+    signals = factory.LazyFunction(
+        lambda: [
+            {
+                "classifier": "test-classifier",
+                "category": "violence",
+                "label": "violence",
+                "score": 0.9,
+            }
+        ]
+    )
+    expected_verdict = Verdict.VIOLATION
+    note = "Threats of violence against a person are a violation."
+
+    @factory.post_generation
+    def expected_categories(self, create: bool, extracted: Any, **kwargs: object) -> None:
+        if not create:
+            return
+        if extracted is None:
+            extracted = ["violence"] if self.expected_verdict == Verdict.VIOLATION else []
+        self.expected_categories.set(
+            [c if isinstance(c, PolicyCategory) else category(c) for c in extracted]
+        )
 
 
 def category(slug: str) -> PolicyCategory:
