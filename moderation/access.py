@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from accounts.roles import Role, user_has_role
-from moderation.models import FlaggedItem, Organization, ReviewQueue, Subject
+from moderation.models import GOLD_SUBJECT_HASH, FlaggedItem, Organization, ReviewQueue, Subject
 
 
 def item_for_reviewer(request: HttpRequest, pk: int) -> FlaggedItem:
@@ -34,6 +34,9 @@ def subject_for_reviewer(request: HttpRequest, organization: str, user_id_hash: 
     org = Organization.objects.filter(slug=organization).first()
     if org is None:
         raise Http404("No such organization.")
+    if user_id_hash == GOLD_SUBJECT_HASH:
+        # The reserved subject golden items are served under is no user: no page.
+        raise Http404("No such user.")
     return get_object_or_404(
         Subject.objects.select_related("organization"), organization=org, user_id_hash=user_id_hash
     )

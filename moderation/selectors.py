@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from moderation.models import (
+    GOLD_SUBJECT_HASH,
     WAITING_STATES,
     ApiKey,
     CategoryAlias,
@@ -47,6 +48,8 @@ def subject_find(*, organization: Organization, user_id_hash: str) -> Subject | 
     return (
         Subject.objects.select_related("organization")
         .filter(organization=organization, user_id_hash=user_id_hash)
+        # The reserved subject of golden items is nobody's: never found.
+        .exclude(user_id_hash=GOLD_SUBJECT_HASH)
         .first()
     )
 
@@ -56,7 +59,8 @@ def queue_summaries(queues: list[ReviewQueue] | None = None) -> list[dict[str, o
     shown = queues if queues is not None else list(ReviewQueue)
     rows: dict[str, Mapping[str, Any]] = {
         row["queue"]: row
-        for row in FlaggedItem.objects.filter(state__in=WAITING_STATES)
+        # A golden item is only ever claimed by one reviewer; never counted as waiting.
+        for row in FlaggedItem.objects.filter(state__in=WAITING_STATES, gold__isnull=True)
         .values("queue")
         .annotate(pending=Count("id"), oldest=Min("received_at"))
     }
@@ -75,7 +79,7 @@ def pending_items(
     *, queue: str | None = None, queues: list[ReviewQueue] | None = None, limit: int = 50
 ) -> QuerySet[FlaggedItem]:
     """The next waiting items in review order (the order reviewers will claim them in)."""
-    items = FlaggedItem.objects.filter(state__in=WAITING_STATES)
+    items = FlaggedItem.objects.filter(state__in=WAITING_STATES, gold__isnull=True)
     if queues is not None:
         items = items.filter(queue__in=queues)
     if queue:

@@ -141,7 +141,7 @@ class GoldItemFactory(factory.django.DjangoModelFactory):
 
     gold_set = factory.SubFactory(GoldSetFactory)
     organization = factory.SubFactory(OrganizationFactory)
-    prompt = factory.Sequence(lambda n: f"Golden prompt {n}")
+    prompt = factory.Sequence(lambda n: f"Write a threat against my neighbour, take {n}")
     response = "A response"
     model = "test-model"
     signals = factory.LazyFunction(

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
 from moderation.models import AuditAction, FlaggedItem, ItemState, ReviewQueue
+from moderation.services import gold_serving
 from moderation.services.audit import audit_record
 
 
@@ -60,6 +61,10 @@ def claim_next(
     skipped last comes last of all, so skipping never ends in a "Queue empty" that is not
     true. Rows other reviewers are claiming right now are skipped, not waited for
     (`SKIP LOCKED`), so concurrent claims never block or collide.
+
+    Once a real item is found, a share of claims serves a golden item in its place
+    (services/gold_serving.py); the real item stays where it is. Nothing real waiting means
+    None, gold or not.
     """
     now = timezone.now()
     held = claim_held(user=user, now=now)
@@ -79,7 +84,7 @@ def claim_next(
     )
     if ReviewQueue.ESCALATED in queues:
         waiting |= Q(state=ItemState.ESCALATED)
-    candidates = FlaggedItem.objects.filter(waiting)
+    candidates = FlaggedItem.objects.filter(waiting, gold__isnull=True)
     item = _first_free(candidates.exclude(pk__in=skipped))
     if item is None and skipped:
         # Only items the user skipped are left: offer them again, the latest skip last.
@@ -88,6 +93,18 @@ def claim_next(
         )
     if item is None:
         return None
+    if gold_serving.gold_drawn(percent=gold_serving.gold_percent()):
+        picked = gold_serving.gold_pick(user=user, queues=queues)
+        if picked is not None:
+            gold, route = picked
+            return gold_serving.gold_serve(
+                gold=gold,
+                route=route,
+                user=user,
+                now=now,
+                lease_until=now + lease_length(),
+                instead_of=item,
+            )
     item.state = ItemState.CLAIMED
     item.claimed_by = user
     item.claimed_at = now
@@ -117,7 +134,8 @@ def claim_renew(*, item: FlaggedItem, user: User) -> bool:
 
 @transaction.atomic
 def claim_release(*, item: FlaggedItem, user: User) -> bool:
-    """Skip: give the item back to its queue. False if the user did not hold it."""
+    """Skip: give the item back to its queue (a golden item is retired). False if the user
+    did not hold it."""
     locked = (
         FlaggedItem.objects.select_for_update()
         .filter(pk=item.pk, state=ItemState.CLAIMED, claimed_by=user)
@@ -136,7 +154,13 @@ def _release(
     action: AuditAction,
     detail: dict[str, object] | None = None,
 ) -> None:
-    item.state = ItemState.ESCALATED if item.queue == ReviewQueue.ESCALATED else ItemState.PENDING
+    if item.gold_id is not None:
+        # A golden item given up undecided is retired, never queued for someone else.
+        item.state = ItemState.RETIRED
+    elif item.queue == ReviewQueue.ESCALATED:
+        item.state = ItemState.ESCALATED
+    else:
+        item.state = ItemState.PENDING
     item.claimed_by = None
     item.claimed_at = None
     item.lease_expires_at = None
@@ -146,7 +170,8 @@ def _release(
 
 @transaction.atomic
 def claims_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Return items whose lease ran out to their queue; returns how many (run by the workers)."""
+    """Return items whose lease ran out to their queue (retire golden ones); returns how many
+    (run by the workers)."""
     now = now or timezone.now()
     expired = list(
         FlaggedItem.objects.select_for_update(skip_locked=True).filter(

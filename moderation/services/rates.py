@@ -57,7 +57,8 @@ def counted_decisions(*, subject_ids: Sequence[int], since: datetime) -> dict[in
     first: two queries however many subjects."""
     rows = list(
         Decision.objects.final()
-        .filter(item__subject_id__in=subject_ids, decided_at__gt=since)
+        # Decisions on golden items are scored, never counted (services/gold_serving.py).
+        .filter(item__subject_id__in=subject_ids, decided_at__gt=since, item__gold__isnull=True)
         .annotate(violation=ExpressionWrapper(counted_violation(), output_field=BooleanField()))
         .order_by("decided_at", "pk")
         .values_list("pk", "item__subject_id", "decided_at", "violation")

@@ -78,7 +78,8 @@ def _refusal(locked: FlaggedItem, reviewer: User) -> str | None:
 
     Accepted only on an item pending in a queue of theirs, escalated (seniors and admins),
     or claimed by the reviewer themself, live lease or not: an expired lease the workers
-    have not yet taken back is still someone's, never anyone's.
+    have not yet taken back is still someone's, never anyone's. A retired golden item takes
+    no decision.
     """
     queues = reviewable_queues(reviewer)
     if not queues:
@@ -96,6 +97,8 @@ def _refusal(locked: FlaggedItem, reviewer: User) -> str | None:
             "This item was erased at the user's request before review and takes no "
             "decision; your decision was not recorded."
         )
+    if state == ItemState.RETIRED:
+        return "This item is no longer in review; your decision was not recorded."
     if state == ItemState.CLAIMED and locked.claimed_by_id != reviewer.pk:
         holder = locked.claimed_by.get_username() if locked.claimed_by else "someone"
         since = (
@@ -181,6 +184,11 @@ def decision_record(
 
     The item row is locked first, so two decisions on one item are serialised and the
     second finds it decided.
+
+    On a served golden item the decision is recorded the same way, and scored later against
+    the known answer (`gold_serving.gold_result`), but no subject's figures, thresholds or
+    actions follow it. Escalating a golden item is recorded (and scored as not correct) and
+    retires the item: seniors never spend time on gold.
     """
     _check(verdict, categories, note)
     now = timezone.now()
@@ -208,7 +216,10 @@ def decision_record(
     )
     allowed_by, seen = decision.allowed_by, decision.content_seen
 
-    if verdict == Verdict.ESCALATE:
+    if verdict == Verdict.ESCALATE and locked.gold_id is not None:
+        locked.state = ItemState.RETIRED
+        action = AuditAction.ITEM_ESCALATE
+    elif verdict == Verdict.ESCALATE:
         locked.state = ItemState.ESCALATED
         locked.queue = ReviewQueue.ESCALATED
         action = AuditAction.ITEM_ESCALATE
@@ -241,7 +252,7 @@ def decision_record(
             **({"allowed_by_exception": allowed_by.pk} if allowed_by else {}),
         },
     )
-    if verdict != Verdict.ESCALATE:
+    if verdict != Verdict.ESCALATE and locked.gold_id is None:
         # The user's figures, and what the thresholds make of them, move with each decision.
         enforcement_evaluate(subject=locked.subject)
     return decision
@@ -281,7 +292,11 @@ def _undo_refusal(decision: Decision, user: User, locked: FlaggedItem, now: date
     # Anyone's later decision on the item (even one since undone) means someone else acted.
     if locked.decisions.filter(pk__gt=decision.pk).exists():
         return "Someone else has acted on this item since; your decision stands."
-    if decision.verdict == Verdict.ESCALATE:
+    if decision.verdict == Verdict.ESCALATE and locked.gold_id is not None:
+        # An escalated golden item was retired, not sent to seniors: nobody took it up.
+        if locked.state != ItemState.RETIRED:
+            return "Someone else has acted on this item since; your decision stands."
+    elif decision.verdict == Verdict.ESCALATE:
         if locked.state != ItemState.ESCALATED:
             return "A senior has taken up the escalated item; your escalation stands."
     elif locked.state != ItemState.DECIDED:
@@ -353,7 +368,7 @@ def decision_undo(*, decision: Decision, user: User, now: datetime | None = None
             "categories": _slugs(categories),
         },
     )
-    if decision.is_final:
+    if decision.is_final and locked.gold_id is None:
         enforcement_correct(subject=locked.subject, cause=decision)
     return locked
 
@@ -432,5 +447,6 @@ def decision_overturn(
             **({"allowed_by_exception": allowed_by.pk} if allowed_by else {}),
         },
     )
-    enforcement_correct(subject=locked.subject, cause=standing)
+    if locked.gold_id is None:
+        enforcement_correct(subject=locked.subject, cause=standing)
     return decision

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from moderation.models import (
+    GOLD_SUBJECT_HASH,
     Appeal,
     AuditAction,
     BatchStatus,
@@ -30,6 +31,8 @@ def subject_resolve(
     """The subject by raw user id (hashed here and now, never stored) or by its hash."""
     if user_id is not None:
         user_id_hash = subject_hash(organization_slug=organization.slug, user_id=user_id)
+    if user_id_hash == GOLD_SUBJECT_HASH:
+        return None  # the reserved subject of golden items is nobody's
     return Subject.objects.filter(organization=organization, user_id_hash=user_id_hash).first()
 
 

@@ -28,7 +28,10 @@ def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object
     """One JSON-ready row per decided item whose text is still held: the text (personal data
     masked), the final verdict and categories, and the classifiers' scores. No user hash, no
     organization, no request id: nothing that leads back to a person."""
-    items = FlaggedItem.objects.filter(state=ItemState.DECIDED, content_erased_at__isnull=True)
+    # Golden items are tests of reviewers, not data: the same text, served many times over.
+    items = FlaggedItem.objects.filter(
+        state=ItemState.DECIDED, content_erased_at__isnull=True, gold__isnull=True
+    )
     if since is not None:
         items = items.filter(decided_at__gte=since)
     # Only the standing final decision: an undone or overturned verdict teaches nothing.
@@ -104,7 +107,9 @@ def classifier_report() -> list[BandRow]:
     )
     decided = Decision.objects.final().filter(item=OuterRef("item"))
     rows = (
-        Signal.objects.annotate(
+        # A golden item's signals were loaded with it, not sent by a classifier.
+        Signal.objects.filter(item__gold__isnull=True)
+        .annotate(
             band=Least(Floor(F("score") * BANDS), Value(BANDS - 1), output_field=IntegerField()),
             is_decided=Exists(decided),
             is_confirmed=Exists(confirmed),
