@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from moderation.models import (
     ReviewQueue,
     Severity,
     Signal,
+    Subject,
     Verdict,
 )
 from moderation.services import claims, policy, reveals
@@ -40,6 +42,8 @@ from moderation.services.review import (
 )
 from moderation.views._types import SignedInRequest
 from moderation.views.queue import (
+    check_feedback_keep,
+    check_feedback_pop,
     chosen_queue,
     queue_empty_message,
     queue_scope,
@@ -73,6 +77,20 @@ def _content_hidden(item: FlaggedItem, signals: list[Signal], request: SignedInR
     return critical and item.pk not in _revealed(request)
 
 
+def _subject_shown(item: FlaggedItem) -> tuple[Subject, list[FlaggedItem]]:
+    """The subject panel's user and their last items. A golden item's reserved subject is
+    nobody, and its other servings would give it away: the panel shows a user of its own
+    (an unsaved stand-in with a hash of 64 hex digits, no figures, no other items), as a
+    real item's first flag looks."""
+    if item.gold_id is None:
+        history = [i for i in selectors.subject_history(item.subject, limit=11) if i.pk != item.pk][
+            :10
+        ]
+        return item.subject, history
+    stand_in = hashlib.sha256(f"{item.organization_id}:{item.request_id}".encode()).hexdigest()
+    return Subject(organization=item.organization, user_id_hash=stand_in), []
+
+
 def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
     signals = list(selectors.item_signals(item))
     decisions = selectors.item_decisions(item)
@@ -90,6 +108,7 @@ def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -
         if mine and decision_undoable(decision=mine[-1], user=request.user, item=item)
         else None
     )
+    subject, history = _subject_shown(item)
     return {
         "item": item,
         "signals": signals,
@@ -105,10 +124,8 @@ def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -
         "escalation": escalation,
         "decisions": decisions,
         "can_overturn": is_senior and item.state == ItemState.DECIDED,
-        "subject": item.subject,
-        "history": [
-            i for i in selectors.subject_history(item.subject, limit=11) if i.pk != item.pk
-        ][:10],
+        "subject": subject,
+        "history": history,
         "exceptions": policy.exceptions_active(organization_id=item.organization_id),
         "has_pii": bool(pii_spans(item.prompt) or pii_spans(item.response)),
         "pii_revealed": item.pk in set(request.session.get("pii_revealed", [])),
@@ -151,7 +168,7 @@ def _categories(values: list[str]) -> list[PolicyCategory]:
 def item_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     item = item_for_reviewer(request, pk)
     reveals.item_viewed(item=item, user=request.user)
-    return _render_item(request, item)
+    return _render_item(request, item, check_feedback=check_feedback_pop(request))
 
 
 def _next_response(request: SignedInRequest) -> HttpResponse:
@@ -168,7 +185,12 @@ def _next_response(request: SignedInRequest) -> HttpResponse:
         response = render(
             request,
             "moderation/_queue_empty.html",
-            {"queue": queue, "where": queue_scope(queue), "undo_offer": undo_offer(request)},
+            {
+                "queue": queue,
+                "where": queue_scope(queue),
+                "undo_offer": undo_offer(request),
+                "check_feedback": check_feedback_pop(request),
+            },
         )
         return push_url(response, queue_url(queue))
     if not request.htmx:
@@ -177,7 +199,11 @@ def _next_response(request: SignedInRequest) -> HttpResponse:
     # claim_next offers a skipped item only once nothing else waits: say so.
     again = item.pk in request.session.get("skipped", [])
     response = render(
-        request, "moderation/_item.html", item_context(request, item, offered_again=again)
+        request,
+        "moderation/_item.html",
+        item_context(
+            request, item, offered_again=again, check_feedback=check_feedback_pop(request)
+        ),
     )
     return push_url(response, reverse("item", args=[item.pk]))
 
@@ -202,7 +228,7 @@ def item_decide(request: SignedInRequest, pk: int) -> HttpResponse:
     except UnknownCategory:
         return _invalid(request, item, "An unknown policy category was chosen.", note=note)
     try:
-        decision_record(
+        decision = decision_record(
             item=item,
             reviewer=request.user,
             verdict=Verdict(action),
@@ -214,6 +240,8 @@ def item_decide(request: SignedInRequest, pk: int) -> HttpResponse:
     except ClaimConflict as conflict:
         item.refresh_from_db()
         return _render_item(request, item, status=409, conflict=str(conflict))
+    if item.gold_id is not None:
+        check_feedback_keep(request, decision)
     return _next_response(request)
 
 

@@ -12,7 +12,7 @@ from accounts.access import role_required
 from accounts.roles import Role
 from moderation import selectors
 from moderation.models import Decision, FlaggedItem, ReviewQueue
-from moderation.services import claims
+from moderation.services import claims, gold_serving
 from moderation.services.review import undoable_decision
 from moderation.views._types import SignedInRequest
 
@@ -36,6 +36,32 @@ def queue_scope(queue: ReviewQueue | None) -> str:
 
 def queue_empty_message(queue: ReviewQueue | None) -> str:
     return f"Queue empty: nothing is waiting for you {queue_scope(queue)} right now."
+
+
+# After a wrong answer on a golden item: what the next page tells the reviewer, once.
+CHECK_FEEDBACK = "check_feedback"
+
+
+def check_feedback_keep(request: SignedInRequest, decision: Decision) -> None:
+    """Keep the expected answer for the next page when the decision was a wrong one on a
+    golden item whose set has feedback on (services/gold_serving.py)."""
+    result = gold_serving.gold_feedback(decision)
+    if result is None:
+        request.session.pop(CHECK_FEEDBACK, None)
+        return
+    request.session[CHECK_FEEDBACK] = {
+        "verdict": "Violation" if result.expected_verdict == "violation" else "No violation",
+        "categories": [c.name for c in result.expected_categories],
+        "note": result.note,
+    }
+
+
+def check_feedback_pop(request: SignedInRequest) -> dict[str, object] | None:
+    """The feedback waiting for the page being rendered, taken so it is shown once."""
+    if CHECK_FEEDBACK not in request.session:
+        return None  # no session write on the hot path when nothing waits
+    feedback: dict[str, object] | None = request.session.pop(CHECK_FEEDBACK)
+    return feedback
 
 
 def undo_offer(request: SignedInRequest, *, besides: FlaggedItem | None = None) -> Decision | None:
@@ -68,6 +94,7 @@ def queue_index(request: SignedInRequest) -> HttpResponse:
             "shown_label": ReviewQueue(shown).label if shown else "",
             "held": claims.claim_held(user=request.user),
             "undo_offer": undo_offer(request),
+            "check_feedback": check_feedback_pop(request),
         },
     )
 
