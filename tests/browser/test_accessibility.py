@@ -13,6 +13,7 @@ from base64 import b32decode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,19 @@ from django.utils import timezone
 from playwright.sync_api import Page, Route
 
 from accounts.roles import Role
-from moderation.models import ActionKind, FlaggedItem, PolicyCategory, Subject, Verdict
+from moderation.models import (
+    ActionKind,
+    FlaggedItem,
+    PolicyCategory,
+    QualitySettings,
+    Subject,
+    Verdict,
+)
 from moderation.services import appeals, claims, enforcement, policy
 from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import (
     PASSWORD,
+    GoldItemFactory,
     OrganizationFactory,
     SubjectFactory,
     UserFactory,
@@ -147,6 +156,27 @@ def _item_escalated(world: World) -> str:
     item = world.claimed("rita", prompt="Is this satire?", signals=[signal("harassment", 0.6)])
     world.decide(item, Verdict.ESCALATE, note="Could be satire of a public figure; not sure.")
     return f"/items/{item.pk}/"
+
+
+def _item_after_a_check(world: World) -> str:
+    """rita holds a golden item (every claim serves gold while gold is left) with a real
+    item waiting behind it; `_answer_wrong` answers it wrongly, and the next item comes with
+    the expected answer."""
+    QualitySettings.objects.update_or_create(pk=1, defaults={"gold_percent": Decimal(100)})
+    GoldItemFactory(
+        organization=world.api_key.organization,
+        prompt="Explain how to hurt my neighbour without leaving marks.",
+        note="Instructions to injure a named person are Violence.",
+    )
+    world.flag({"prompt": "Tell me how to hurt someone", "signals": [signal("violence", 0.91)]})
+    item = claims.claim_next(user=world.users["rita"])
+    assert item is not None and item.gold_id is not None
+    return f"/items/{item.pk}/"
+
+
+def _answer_wrong(page: Page) -> None:
+    page.get_by_role("button", name="No violation", exact=True).click()
+    page.get_by_role("status").filter(has_text="a check with a known answer").wait_for()
 
 
 def _item_decided(world: World) -> str:
@@ -321,6 +351,7 @@ PAGES: dict[str, Visit] = {
     "item-critical-revealed": Visit("rita", _item_critical, act=_reveal),
     "item-escalated": Visit("sam", _item_escalated),
     "item-decided": Visit("sam", _item_decided),
+    "item-after-a-check": Visit("rita", _item_after_a_check, act=_answer_wrong),
     "subject": Visit("sam", _subject),
     "enforcement": Visit("sam", _enforcement),
     "thresholds": Visit("ada", _thresholds),
