@@ -4,9 +4,11 @@ from moderation.views import (
     appeals,
     audit,
     enforcement,
+    gold,
     items,
     policy,
     privacy,
+    quality_settings,
     queue,
     reports,
     subjects,
@@ -24,6 +26,7 @@ urlpatterns = [
     path("items/<int:pk>/reveal/", items.item_reveal, name="item-reveal"),
     path("items/<int:pk>/undo/", items.item_undo, name="item-undo"),
     path("items/<int:pk>/overturn/", items.item_overturn, name="item-overturn"),
+    path("items/<int:pk>/gold/", gold.item_mark_gold, name="item-gold"),
     path(
         "subjects/<slug:organization>/<str:user_id_hash>/",
         subjects.subject_detail,
@@ -42,6 +45,7 @@ urlpatterns = [
         name="delivery-redeliver",
     ),
     path("settings/thresholds/", thresholds.thresholds_edit, name="thresholds"),
+    path("settings/quality/", quality_settings.quality_settings_edit, name="quality-settings"),
     path("appeals/", appeals.appeals_index, name="appeals"),
     path("appeals/<uuid:pk>/decide/", appeals.appeal_decide, name="appeal-decide"),
     path(

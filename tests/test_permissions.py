@@ -84,6 +84,8 @@ classifier-report-csv  |       login 403   403   200   200  |       login 403   
 ---------------------- admin pages: admins only ----------------------------------------------
 delivery-redeliver     |       login 403   403   403   405  |       login 403   403   403   302
 thresholds             |       login 403   403   403   200  |       login 403   403   403   422
+quality-settings       |       login 403   403   403   200  |       login 403   403   403   422
+item-gold              |       login 403   403   403   405  |       login 403   403   403   422
 policy                 |       login 403   403   403   200  |       login 403   403   403   405
 exception-grant        |       login 403   403   403   405  |       login 403   403   403   302
 exception-revoke       |       login 403   403   403   405  |       login 403   403   403   200
@@ -255,6 +257,7 @@ def path_of(route: Route, world: World) -> str:
     """The URL with its parameters filled from the world's objects."""
     pk_of = {
         "item-overturn": lambda: world.decided.pk,
+        "item-gold": lambda: world.decided.pk,
         "proposal-decide": lambda: world.proposal.pk,
         "appeal-decide": lambda: world.appeal.pk,
         "appeal-reveal-pii": lambda: world.appeal.pk,

@@ -78,8 +78,8 @@ def quality_settings_json(settings: QualitySettings) -> dict[str, Any]:
 
 def _snapshot(settings: QualitySettings) -> dict[str, Any]:
     return {
-        "gold_percent": str(settings.gold_percent.normalize()),
-        "second_review_percent": str(settings.second_review_percent.normalize()),
+        "gold_percent": f"{settings.gold_percent.normalize():f}",
+        "second_review_percent": f"{settings.second_review_percent.normalize():f}",
         "second_review_all_removals": settings.second_review_all_removals,
     }
 
