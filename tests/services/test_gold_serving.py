@@ -10,7 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.roles import Role
 from moderation import selectors
@@ -30,6 +33,9 @@ from moderation.models import (
 )
 from moderation.services import claims, gold_serving
 from moderation.services.review import (
+    DecisionInvalid,
+    OverturnRefused,
+    UndoRefused,
     decision_overturn,
     decision_record,
     decision_undo,
@@ -447,3 +453,70 @@ def test_a_wrong_verdict_is_wrong(reviewer, acme):
 
 def test_a_real_decision_has_no_gold_result(reviewer):
     assert gold_serving.gold_result(decide(SubjectFactory(), V, reviewer=reviewer)) is None
+
+
+# --- any history ------------------------------------------------------------------------
+
+GOLD_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("real"), st.sampled_from(["V", "N"])),
+        st.tuples(st.just("gold"), st.sampled_from(["V", "N", "E"])),
+        st.tuples(st.just("undo"), st.integers(0, 30)),
+        st.tuples(st.just("overturn"), st.integers(0, 30), st.sampled_from(["V", "N"])),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=GOLD_OPS)
+def test_any_history_with_gold_leaves_figures_equal_to_a_recount(acme, reviewer, senior, ops):
+    with transaction.atomic():
+        gold_share(100)
+        user = SubjectFactory(organization=acme)
+        # A real item that waits throughout, so a claim may serve gold in its place.
+        bait = FlaggedItemFactory(subject=SubjectFactory(organization=acme), priority=9000)
+        decisions: list[Decision] = []
+        letters = {"V": V, "N": N, "E": E}
+        for op in ops:
+            if op[0] == "real":
+                decisions.append(decide(user, letters[op[1]], reviewer=reviewer))
+            elif op[0] == "gold":
+                claims.claims_release_held(user=reviewer, reason="test")
+                GoldItemFactory(organization=acme)
+                item = served(reviewer)
+                assert item.gold_id is not None
+                slugs = ("violence",) if op[1] == "V" else ()
+                decisions.append(gold_decide(item, reviewer, letters[op[1]], *slugs))
+            elif decisions:
+                decision = decisions[op[1] % len(decisions)]
+                decision.refresh_from_db()
+                item = FlaggedItem.objects.get(pk=decision.item_id)
+                try:
+                    if op[0] == "undo":
+                        decision_undo(decision=decision, user=decision.reviewer)
+                    else:
+                        verdict = Verdict.VIOLATION if op[2] == "V" else Verdict.NO_VIOLATION
+                        chosen = categories("hate") if op[2] == "V" else []
+                        decisions.append(
+                            decision_overturn(
+                                item=item, user=senior, verdict=verdict, categories=chosen, note="x"
+                            )
+                        )
+                except (UndoRefused, OverturnRefused, DecisionInvalid):
+                    continue
+
+        user.refresh_from_db()
+        assert (user.violations, user.reviewed) == recount(user)
+        for subject in gold_subjects():
+            assert (subject.violations, subject.reviewed, subject.status) == (0, 0, "active")
+            assert not subject.actions.exists()
+        bait.refresh_from_db()
+        assert bait.state in (ItemState.PENDING, ItemState.CLAIMED)
+        transaction.set_rollback(True)
