@@ -8,6 +8,7 @@ from moderation.views import (
     items,
     policy,
     privacy,
+    quality_reports,
     quality_settings,
     queue,
     reports,
@@ -70,6 +71,9 @@ urlpatterns = [
     path(
         "reports/classifiers.csv", reports.classifier_report_csv_view, name="classifier-report-csv"
     ),
+    path("reports/quality/", quality_reports.quality_report_page, name="quality-report"),
+    path("reports/quality.csv", quality_reports.quality_report_csv_view, name="quality-report-csv"),
+    path("reports/quality/me/", quality_reports.quality_report_me, name="quality-report-me"),
     path("audit/", audit.audit_index, name="audit"),
     path("accounts/two-factor/", two_factor.two_factor_page, name="two-factor"),
     path(

@@ -71,6 +71,7 @@ item-undo              |       login 403   405   405   405  |       login 403   
 subject                |       login 403   200   200   200  |       login 403   405   405   405
 two-factor             |       login 403   200   200   200  |       login 403   422   422   422
 two-factor-recovery-codes |    login 403   405   405   405  |       login 403   302   302   302
+quality-report-me      |       login 403   200   200   200  |       login 403   405   405   405
 ---------------------- senior pages: seniors and admins ---------------------------------------
 item-overturn          |       login 403   405   405   405  |       login 403   403   422   422
 subject-act            |       login 403   403   405   405  |       login 403   403   302   302
@@ -81,6 +82,8 @@ appeal-decide          |       login 403   403   405   405  |       login 403   
 appeal-reveal-pii      |       login 403   403   405   405  |       login 403   403   302   302
 classifier-report      |       login 403   403   200   200  |       login 403   403   405   405
 classifier-report-csv  |       login 403   403   200   200  |       login 403   403   405   405
+quality-report         |       login 403   403   200   200  |       login 403   403   405   405
+quality-report-csv     |       login 403   403   200   200  |       login 403   403   405   405
 ---------------------- admin pages: admins only ----------------------------------------------
 delivery-redeliver     |       login 403   403   403   405  |       login 403   403   403   302
 thresholds             |       login 403   403   403   200  |       login 403   403   403   422
