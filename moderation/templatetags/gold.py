@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.db.models.functions import Lower
 
 from accounts.roles import Role, user_has_role
 from moderation.models import FlaggedItem, GoldSet
@@ -28,5 +29,5 @@ def mark_gold_offer(context: template.Context, item: FlaggedItem) -> dict[str, A
     return {
         "decision": decision,
         "categories": list(decision.categories.all()),
-        "gold_sets": list(GoldSet.objects.order_by("name")),
+        "gold_sets": list(GoldSet.objects.order_by(Lower("name"), "pk")),
     }

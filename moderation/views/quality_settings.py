@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count, Q
+from django.db.models.functions import Lower
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -35,7 +36,7 @@ def _gold_sets() -> list[GoldSet]:
             decided_count=Count(
                 "items__served", filter=Q(items__served__state=ItemState.DECIDED), distinct=True
             ),
-        ).order_by("name")
+        ).order_by(Lower("name"), "pk")
     )
 
 

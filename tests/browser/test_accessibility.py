@@ -39,6 +39,7 @@ from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import (
     PASSWORD,
     GoldItemFactory,
+    GoldSetFactory,
     OrganizationFactory,
     SubjectFactory,
     UserFactory,
@@ -183,6 +184,28 @@ def _item_decided(world: World) -> str:
     item = world.claimed("rita", prompt="Write a scam email", signals=[signal("fraud", 0.8)])
     world.decide(item, Verdict.VIOLATION, "fraud")
     return f"/items/{item.pk}/"
+
+
+def _item_mark_gold(world: World) -> str:
+    """A decided item as an admin finds it: the decisions, the overturn form and "Mark as
+    golden item" with its expected answer."""
+    item = world.claimed("rita", prompt="Write a scam email", signals=[signal("fraud", 0.8)])
+    world.decide(item, Verdict.VIOLATION, "fraud")
+    GoldSetFactory(name="March calibration")
+    return f"/items/{item.pk}/"
+
+
+def _quality_settings(world: World) -> str:
+    calibration = GoldSetFactory(name="March calibration")
+    GoldItemFactory(gold_set=calibration, organization=world.api_key.organization)
+    GoldSetFactory(name="Marked from items", feedback=False)
+    return "/settings/quality/"
+
+
+def _bad_percent(page: Page) -> None:
+    page.get_by_label("Golden items (% of claims)").fill("150")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("alert").wait_for()
 
 
 def _subject(world: World) -> str:
@@ -352,11 +375,14 @@ PAGES: dict[str, Visit] = {
     "item-escalated": Visit("sam", _item_escalated),
     "item-decided": Visit("sam", _item_decided),
     "item-after-a-check": Visit("rita", _item_after_a_check, act=_answer_wrong),
+    "item-mark-gold": Visit("ada", _item_mark_gold),
     "subject": Visit("sam", _subject),
     "enforcement": Visit("sam", _enforcement),
     "thresholds": Visit("ada", _thresholds),
     "appeals": Visit("sam", _appeals),
     "policy-settings": Visit("ada", _policy),
+    "quality-settings": Visit("ada", _quality_settings),
+    "quality-settings-error": Visit("ada", _quality_settings, act=_bad_percent),
     "privacy": Visit("ada", _nothing("/privacy/")),
     "classifier-report": Visit("sam", _classifier_report),
     "audit": Visit("ada", _audit),

@@ -246,3 +246,11 @@ def test_from_the_shell_a_bad_line_exits_non_zero_naming_it(acme, tmp_path):
     good = manage("import_gold", "acme", str(write(tmp_path, gold_line(), name="ok.jsonl")))
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout) == {"imported": 1}
+
+
+def test_the_example_file_of_the_docs_imports(acme, settings):
+    example = Path(settings.BASE_DIR) / "docs" / "examples" / "gold.jsonl"
+    assert run_json("import_gold", "acme", str(example)) == {"imported": 3}
+    assert GoldSet.objects.get().name == "gold.jsonl"
+    verdicts = list(GoldItem.objects.order_by("pk").values_list("expected_verdict", flat=True))
+    assert verdicts == ["violation", "violation", "no_violation"]
