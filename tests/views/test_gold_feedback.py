@@ -219,3 +219,13 @@ def test_other_reviewers_do_not_see_a_served_gold_item_on_the_queue_page(
     reviewer_client.force_login(senior)
     page = reviewer_client.get("/queue/").content.decode()
     assert f"Item {item.pk}<" not in page and f"/items/{first.pk}/" in page
+
+
+def test_a_served_gold_item_renews_its_lease_like_any(reviewer_client, acme):
+    gold(acme)
+    real_items(1)
+    item = review_next(reviewer_client)
+    before = item.lease_expires_at
+    assert reviewer_client.post(f"/items/{item.pk}/lease/", headers=HTMX).status_code == 204
+    item.refresh_from_db()
+    assert item.gold_id is not None and item.lease_expires_at >= before
