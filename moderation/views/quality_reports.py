@@ -81,11 +81,16 @@ def _percent(rate: Rate) -> str:
     return "–" if share is None else f"{round(100 * share)} %"
 
 
+def _signed(value: float | None) -> str:
+    """Two decimals, with a true minus sign (what a screen reader reads as "minus")."""
+    return "" if value is None else f"{value:.2f}".replace("-", "\u2212")
+
+
 def _kappa(kappa: Kappa) -> dict[str, Any]:
     return {
         "judged": kappa.judged,
-        "value": "" if kappa.value is None else f"{kappa.value:.2f}",
-        "interval": "" if kappa.low is None else f"{kappa.low:.2f}–{kappa.high:.2f}",
+        "value": "" if kappa.value is None else _signed(kappa.value),
+        "interval": "" if kappa.low is None else f"{_signed(kappa.low)} to {_signed(kappa.high)}",
         "pairs": kappa.pairs,
         "too_few": kappa.too_few,
     }
@@ -101,69 +106,70 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 624, 12, 164
 
 
 def _chart(figures: ReviewerFigures) -> dict[str, Any]:
-    """One reviewer's weekly gold accuracy and kappa as SVG coordinates, and the same figures
-    for the table that stands beside the drawing."""
+    """One reviewer's weekly gold accuracy and kappa (with its 95 % interval) as SVG
+    coordinates, and the same figures for the table that stands under the drawing. A point
+    with fewer than SMALL_SAMPLE answers or pairs behind it is drawn hollow."""
     weeks = figures.weeks
-    kappas = [w.kappa.value for w in weeks if w.kappa.value is not None]
-    low = -1.0 if kappas and min(kappas) < 0 else 0.0
+    lows = [w.kappa.low for w in weeks if w.kappa.low is not None]
+    # The scale reaches below 0 only when some kappa or its interval does.
+    bottom = -1.0 if lows and min(lows) < 0 else 0.0
 
     def x(n: int) -> float:
-        return LEFT + (RIGHT - LEFT) * (n + 0.5) / max(1, len(weeks))
+        return round(LEFT + (RIGHT - LEFT) * (n + 0.5) / max(1, len(weeks)), 1)
 
     def y(value: float) -> float:
-        return round(BOTTOM - (BOTTOM - TOP) * (value - low) / (1 - low), 1)
+        return round(BOTTOM - (BOTTOM - TOP) * (value - bottom) / (1 - bottom), 1)
 
-    def series(values: list[float | None], titles: list[str]) -> dict[str, Any]:
-        points = [
-            {
-                "x": round(x(n), 1),
-                "y": y(v),
-                # The top left corner of the square drawn for a kappa point.
-                "corner_x": round(x(n) - 4, 1),
-                "corner_y": round(y(v) - 4, 1),
-                "title": titles[n],
-            }
-            for n, v in enumerate(values)
-            if v is not None
-        ]
-        # A line joins neighbouring weeks only: a week without a figure breaks it.
-        lines: list[str] = []
+    def lines(values: list[float | None]) -> list[str]:
+        """Polylines through the points; a week without a figure breaks the line."""
+        found: list[str] = []
         run: list[str] = []
-        for n, v in enumerate(values):
+        for n, v in enumerate([*values, None]):
             if v is None:
                 if len(run) > 1:
-                    lines.append(" ".join(run))
+                    found.append(" ".join(run))
                 run = []
             else:
-                run.append(f"{round(x(n), 1)},{y(v)}")
-        if len(run) > 1:
-            lines.append(" ".join(run))
-        return {"points": points, "lines": lines}
+                run.append(f"{x(n)},{y(v)}")
+        return found
 
+    accuracy = [
+        {
+            "x": x(n),
+            "y": y(w.gold.share),
+            "few": w.gold.too_few,
+            "title": f"Week of {_day(w.monday)}: gold accuracy {_percent(w.gold)} "
+            f"({w.gold.hits} of {w.gold.total})",
+        }
+        for n, w in enumerate(weeks)
+        if w.gold.share is not None
+    ]
+    kappa = [
+        {
+            "x": x(n),
+            "y": y(w.kappa.value),
+            # The square's top left corner, and the interval's ends.
+            "corner_x": round(x(n) - 4, 1),
+            "corner_y": round(y(w.kappa.value) - 4, 1),
+            "low_y": y(w.kappa.low if w.kappa.low is not None else w.kappa.value),
+            "high_y": y(w.kappa.high if w.kappa.high is not None else w.kappa.value),
+            "few": w.kappa.too_few,
+            "title": f"Week of {_day(w.monday)}: kappa {_kappa(w.kappa)['value']}, "
+            f"95 % interval {_kappa(w.kappa)['interval']} ({w.kappa.pairs} pairs)",
+        }
+        for n, w in enumerate(weeks)
+        if w.kappa.value is not None
+    ]
     step = max(1, round(len(weeks) / 9))
     return {
-        "accuracy": series(
-            [w.gold.share for w in weeks],
-            [
-                f"Week of {_day(w.monday)}: gold accuracy {_percent(w.gold)} "
-                f"({w.gold.hits} of {w.gold.total})"
-                for w in weeks
-            ],
-        ),
-        "kappa": series(
-            [w.kappa.value for w in weeks],
-            [
-                f"Week of {_day(w.monday)}: kappa {w.kappa.value or 0:.2f} ({w.kappa.pairs} pairs)"
-                for w in weeks
-            ],
-        ),
+        "accuracy": {"points": accuracy, "lines": lines([w.gold.share for w in weeks])},
+        "kappa": {"points": kappa, "lines": lines([w.kappa.value for w in weeks])},
         "grid": [
-            {"y": y(v), "label": f"{v:g}"} for v in ([-1.0, -0.5] if low < 0 else []) + [0, 0.5, 1]
+            {"y": y(v), "label": f"{v:g}".replace("-", "\u2212")}
+            for v in ([-1.0, -0.5] if bottom < 0 else []) + [0, 0.5, 1]
         ],
         "ticks": [
-            {"x": round(x(n), 1), "label": _day(w.monday)}
-            for n, w in enumerate(weeks)
-            if n % step == 0
+            {"x": x(n), "label": _day(w.monday)} for n, w in enumerate(weeks) if n % step == 0
         ],
         "rows": [
             {
@@ -191,9 +197,12 @@ def _reviewer_row(figures: ReviewerFigures) -> dict[str, Any]:
 
 
 def _context(report: QualityReport) -> dict[str, Any]:
+    rows = [_reviewer_row(r) for r in report.reviewers]
     return {
         "report": report,
-        "rows": [_reviewer_row(r) for r in report.reviewers],
+        "rows": rows,
+        # A chart for those with something to draw (not for decisions alone).
+        "charted": [r for r in rows if r["figures"].gold.total or r["figures"].agreement.total],
         "categories": [
             {"figures": c, "kappa": _kappa(c.kappa), "accuracy": _percent(c.gold)}
             for c in report.categories

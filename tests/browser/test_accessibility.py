@@ -48,6 +48,7 @@ from tests.factories import (
     two_factor_on,
 )
 from tests.processes import free_port
+from tests.quality_data import demo_data
 from tests.webhooks import Receiver, receiving
 
 from .conftest import accept_and_process, log_in, signal
@@ -276,6 +277,24 @@ def _classifier_report(world: World) -> str:
     return "/reports/classifiers/"
 
 
+def _quality(path: str) -> Callable[[World], str]:
+    """Eight weeks of golden answers and blind second reviews by rita and two others, some
+    adjudicated by sam (tests/quality_data.py)."""
+
+    def build(world: World) -> str:
+        others = [UserFactory(username=name, role=Role.REVIEWER) for name in ("vic", "noor")]
+        today = timezone.now().date()
+        demo_data([world.users["rita"], *others], world.users["sam"], today=today)
+        return f"{path}?since={today - timedelta(days=55):%Y-%m-%d}&until={today:%Y-%m-%d}"
+
+    return build
+
+
+def _open_chart_tables(page: Page) -> None:
+    for summary in page.get_by_text("Figures by week").all():
+        summary.click()
+
+
 def _audit(world: World) -> str:
     item = world.claimed("rita", prompt=PII_PROMPT, signals=[signal("harassment", 0.86)])
     world.decide(item, Verdict.NO_VIOLATION)
@@ -385,6 +404,13 @@ PAGES: dict[str, Visit] = {
     "quality-settings-error": Visit("ada", _quality_settings, act=_bad_percent),
     "privacy": Visit("ada", _nothing("/privacy/")),
     "classifier-report": Visit("sam", _classifier_report),
+    "quality-report": Visit("sam", _quality("/reports/quality/"), act=_open_chart_tables),
+    "quality-report-empty": Visit("sam", _nothing("/reports/quality/")),
+    "quality-report-bad-period": Visit(
+        "sam", _nothing("/reports/quality/?since=2026-13-45"), status=400
+    ),
+    "quality-me": Visit("rita", _quality("/reports/quality/me/"), act=_open_chart_tables),
+    "quality-me-empty": Visit("rita", _nothing("/reports/quality/me/")),
     "audit": Visit("ada", _audit),
     "two-factor-set-up": Visit("rita", _nothing("/accounts/two-factor/")),
     "two-factor-wrong-code": Visit(

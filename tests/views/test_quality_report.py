@@ -79,7 +79,7 @@ def test_it_shows_each_reviewers_figures(senior_client: Client, people: Any):
     # gold 5, 60 % (3 of 5), overlap 0.38, 11 second reviews, agreement 73 % (8 of 11),
     # kappa 28/61 = 0.46 with its interval, n = 11, adjudications 1 / 1, median 40 s.
     assert re.search(r"^5 60 % 3 of 5 too few to judge 0\.38 11 73 % 8 of 11", rita.strip())
-    assert re.search(r"0\.46 \[-?\d\.\d\d–\d\.\d\d\] n = 11 too few to judge", rita)
+    assert re.search(r"0\.46 \[−?\d\.\d\d to \d\.\d\d\] n = 11 too few to judge", rita)
     assert rita.strip().endswith("1 / 1 40")
     vic = row_of(html, "vic")
     assert vic.strip().startswith("3 100 % 3 of 3")
@@ -113,7 +113,9 @@ def test_it_draws_a_chart_per_reviewer_with_its_table(senior_client: Client, peo
     rita_chart = html[html.index('<figcaption id="chart-') :].split("</figure>")[0]
     assert "Week of 2 Mar: gold accuracy 100 % (2 of 2)" in rita_chart
     assert "Week of 9 Mar: gold accuracy 33 % (1 of 3)" in rita_chart
-    assert "Week of 2 Mar: kappa 0.40 (3 pairs)" in rita_chart
+    assert re.search(
+        r"Week of 2 Mar: kappa 0\.40, 95 % interval −?\d\.\d\d to \d\.\d\d \(3 pairs\)", rita_chart
+    )
     table = text_of(rita_chart[rita_chart.index("<table") :])
     assert "2 Mar 2026 100 % 2 of 2 too few to judge 0.40" in table
     assert "16 Mar 2026 –" in table
