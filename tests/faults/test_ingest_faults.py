@@ -146,9 +146,17 @@ def test_the_api_accepts_while_redis_is_down_and_nothing_is_lost(stack, private_
     assert FlaggedItem.objects.count() == 0
 
     private_redis.start()
-    # A supervisor restarts a worker that gave up on Redis; one still alive just carries on.
-    if not any(worker.alive for worker in stack.workers):
-        stack.start_worker()
+
+    # A supervisor (systemd, say) restarts a worker that gave up on Redis, whenever it gives
+    # up: a worker alive just now may still be on its way out. One that lives carries on.
+    def supervised() -> bool:
+        if not any(worker.alive for worker in stack.workers):
+            stack.start_worker()
+        return not InboundBatch.objects.filter(status=BatchStatus.PENDING).exists()
+
+    wait_for(
+        supervised, timeout=SETTLE, what="a supervised worker to process every batch", every=0.25
+    )
     assert_exactly_once(items, stack)
 
 
