@@ -24,6 +24,8 @@ class VoidReason(models.TextChoices):
     UNDONE = "undone", "Undone"
     # A senior or admin replaced it with a new decision.
     OVERTURNED = "overturned", "Overturned"
+    # A senior's adjudication of a disagreement in a blind second review replaced it.
+    ADJUDICATED = "adjudicated", "Replaced by an adjudication"
 
 
 class DecisionQuerySet(models.QuerySet["Decision"]):
@@ -74,7 +76,7 @@ class Decision(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    void_reason = models.CharField(max_length=10, choices=VoidReason.choices, blank=True)
+    void_reason = models.CharField(max_length=12, choices=VoidReason.choices, blank=True)
     # The overturning decision that replaced this one.
     replaced_by = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces"
