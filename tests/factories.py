@@ -39,9 +39,13 @@ from moderation.models import (
     GoldItem,
     GoldSet,
     InboundBatch,
+    ItemState,
     Organization,
     PolicyCategory,
     PolicyException,
+    ReviewQueue,
+    SecondReview,
+    SecondReviewState,
     Signal,
     Subject,
     Verdict,
@@ -166,6 +170,91 @@ class GoldItemFactory(factory.django.DjangoModelFactory):
         self.expected_categories.set(
             [c if isinstance(c, PolicyCategory) else category(c) for c in extracted]
         )
+
+
+def _first_decision(review: Any) -> Decision:
+    """The standing final decision a second review samples: by `first_reviewer`, with
+    `first_verdict` and `first_categories`, an hour ago, on the review's item."""
+    at = timezone.now() - timedelta(hours=1)
+    decision = Decision.objects.create(
+        item=review.item,
+        reviewer=review.first_reviewer,
+        verdict=review.first_verdict,
+        note=review.first_note,
+        claimed_at=at - timedelta(seconds=30),
+        decided_at=at,
+        seconds_spent=30,
+        from_queue=review.item.queue,
+    )
+    decision.categories.set(categories(*review.first_categories))
+    return decision
+
+
+class SecondReviewFactory(factory.django.DjangoModelFactory):
+    """A blind second review of an item's first decision, as the second-review flow leaves it.
+
+    Pending by default: the item decided (DECIDED) by `first_reviewer` (a new reviewer unless
+    told) as `first_verdict` (violation of "violence" unless told: `first_categories` are
+    slugs), that decision standing. `disagreed=True` gives a disagreement: the second answer
+    by `reviewer` (a new reviewer unless told), the opposite verdict unless `verdict` says
+    (`categories` slugs, "violence" for a violation unless told), and the item ESCALATED in
+    the escalated queue, claimed by nobody, the first decision still standing.
+    The first decision is written directly (not through decision_record), so nothing was
+    counted or enforced for it."""
+
+    class Meta:
+        model = SecondReview
+        skip_postgeneration_save = True
+
+    class Params:
+        first_reviewer = factory.SubFactory(UserFactory)
+        first_verdict = Verdict.VIOLATION
+        first_categories = factory.LazyAttribute(
+            lambda o: ("violence",) if o.first_verdict == Verdict.VIOLATION else ()
+        )
+        first_note = ""
+        disagreed = factory.Trait(
+            state=SecondReviewState.DISAGREED,
+            reviewer=factory.SubFactory(UserFactory),
+            verdict=factory.LazyAttribute(
+                lambda o: (
+                    Verdict.NO_VIOLATION
+                    if o.first_verdict == Verdict.VIOLATION
+                    else Verdict.VIOLATION
+                )
+            ),
+            claimed_at=factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5)),
+            decided_at=factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=4)),
+            seconds_spent=60,
+        )
+
+    item = factory.SubFactory(FlaggedItemFactory, state=ItemState.DECIDED)
+    first_decision = factory.LazyAttribute(_first_decision)
+    state = SecondReviewState.PENDING
+
+    @factory.post_generation
+    def categories(self, create: bool, extracted: Any, **kwargs: object) -> None:
+        if not create or not self.verdict:
+            return
+        if extracted is None:
+            extracted = ["violence"] if self.verdict == Verdict.VIOLATION else []
+        self.categories.set(
+            [c if isinstance(c, PolicyCategory) else category(c) for c in extracted]
+        )
+
+    @factory.post_generation
+    def escalated(self, create: bool, extracted: Any, **kwargs: object) -> None:
+        """A disagreement waits for a senior in the escalated queue, as an escalation does."""
+        if not create or self.state != SecondReviewState.DISAGREED:
+            return
+        FlaggedItem.objects.filter(pk=self.item_id).update(
+            state=ItemState.ESCALATED,
+            queue=ReviewQueue.ESCALATED,
+            claimed_by=None,
+            claimed_at=None,
+            lease_expires_at=None,
+        )
+        self.item.refresh_from_db()
 
 
 def category(slug: str) -> PolicyCategory:
