@@ -190,6 +190,13 @@ def decision_record(
     actions follow it. Escalating a golden item is recorded (and scored as not correct) and
     retires the item: seniors never spend time on gold.
     """
+    from moderation.services import adjudication  # it builds on this module
+
+    if item.queue == ReviewQueue.ESCALATED and adjudication.disagreement_of(item=item):
+        # A blind second review's disagreement: the senior's decision settles it.
+        return adjudication.adjudication_record(
+            item=item, senior=reviewer, verdict=verdict, categories=categories, note=note
+        )
     _check(verdict, categories, note)
     now = timezone.now()
     locked = (
@@ -282,6 +289,11 @@ def _undo_refusal(decision: Decision, user: User, locked: FlaggedItem, now: date
         if decision.void_reason == VoidReason.OVERTURNED:
             return "This decision has been overturned; it can no longer be undone."
         return "This decision has already been undone."
+    if decision.from_queue == ReviewQueue.ESCALATED and decision.is_final:
+        from moderation.services import adjudication  # it builds on this module
+
+        if adjudication.is_adjudication(decision):
+            return adjudication.NO_UNDO
     if now - decision.decided_at > undo_window():
         return (
             f"A decision can be undone for {_minutes(undo_window())} only; "
