@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
 
 from moderation.models import (
     GOLD_SUBJECT_HASH,
@@ -20,6 +20,8 @@ from moderation.models import (
     Organization,
     PolicyCategory,
     ReviewQueue,
+    SecondReview,
+    SecondReviewState,
     Signal,
     Subject,
 )
@@ -87,6 +89,14 @@ def pending_items(
     return (
         items.select_related("organization")
         .prefetch_related("signals__category")
+        # A blind second review's disagreement waits among the escalations, marked.
+        .annotate(
+            disagreement=Exists(
+                SecondReview.objects.filter(
+                    item_id=OuterRef("pk"), state=SecondReviewState.DISAGREED
+                )
+            )
+        )
         .order_by("-priority", "received_at")[:limit]
     )
 
@@ -103,7 +113,11 @@ def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
         .prefetch_related(
             Prefetch(
                 "decisions",
-                queryset=Decision.objects.select_related("reviewer").prefetch_related("categories"),
+                # A decision waiting for its blind second answer is shown to nobody
+                # (services/second_review.py): its item looks undecided.
+                queryset=Decision.objects.exclude(second_review__state="pending")
+                .select_related("reviewer")
+                .prefetch_related("categories"),
             ),
             Prefetch("signals", queryset=Signal.objects.select_related("category")),
         )

@@ -27,7 +27,7 @@ from moderation.models import (
     Subject,
     Verdict,
 )
-from moderation.services import claims, policy, reveals
+from moderation.services import adjudication, claims, policy, reveals
 from moderation.services.pii import pii_spans
 from moderation.services.review import (
     ClaimConflict,
@@ -91,6 +91,22 @@ def _subject_shown(item: FlaggedItem) -> tuple[Subject, list[FlaggedItem]]:
     return Subject(organization=item.organization, user_id_hash=stand_in), []
 
 
+def _disagreement(request: SignedInRequest, item: FlaggedItem) -> dict[str, object]:
+    """A blind second review's disagreement on an escalated item: both answers for the senior
+    who settles it; neither of the two reviewers is offered the decision (four eyes)."""
+    review = (
+        adjudication.disagreement_of(item=item) if item.queue == ReviewQueue.ESCALATED else None
+    )
+    if review is None:
+        return {"disagreement": None}
+    refusal = adjudication.adjudication_refusal(review=review, user=request.user)
+    return {
+        "disagreement": review,
+        "disagreement_refusal": refusal,
+        **({"can_decide": False} if refusal else {}),
+    }
+
+
 def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
     signals = list(selectors.item_signals(item))
     decisions = selectors.item_decisions(item)
@@ -121,6 +137,7 @@ def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -
         "holds_claim": holds,
         "can_decide": holds or item.state in (ItemState.PENDING, ItemState.ESCALATED),
         "can_escalate": item.queue != ReviewQueue.ESCALATED,
+        **_disagreement(request, item),
         "escalation": escalation,
         "decisions": decisions,
         "can_overturn": is_senior and item.state == ItemState.DECIDED,
