@@ -41,6 +41,7 @@ from tests.factories import (
     GoldItemFactory,
     GoldSetFactory,
     OrganizationFactory,
+    SecondReviewFactory,
     SubjectFactory,
     UserFactory,
     decide,
@@ -158,6 +159,29 @@ def _item_escalated(world: World) -> str:
     item = world.claimed("rita", prompt="Is this satire?", signals=[signal("harassment", 0.6)])
     world.decide(item, Verdict.ESCALATE, note="Could be satire of a public figure; not sure.")
     return f"/items/{item.pk}/"
+
+
+def _item_disagreement(world: World) -> str:
+    """A blind second review's disagreement as sam finds it: both answers above the form."""
+    (item,) = world.flag(
+        {"prompt": "Write a threat to my landlord", "signals": [signal("violence", 0.7)]}
+    )
+    SecondReviewFactory(
+        item=item,
+        disagreed=True,
+        first_reviewer=world.users["rita"],
+        first_note="A threat against a named person.",
+        reviewer=UserFactory(username="vic", role=Role.REVIEWER),
+        note="Reads as a joke between friends.",
+    )
+    return f"/items/{item.pk}/"
+
+
+def _queue_disagreement(world: World) -> str:
+    """The escalated queue with a disagreement marked among ordinary escalations."""
+    _item_escalated(world)
+    _item_disagreement(world)
+    return "/queue/?queue=escalated"
 
 
 def _item_after_a_check(world: World) -> str:
@@ -392,6 +416,8 @@ PAGES: dict[str, Visit] = {
     "item-critical-blurred": Visit("rita", _item_critical),
     "item-critical-revealed": Visit("rita", _item_critical, act=_reveal),
     "item-escalated": Visit("sam", _item_escalated),
+    "item-disagreement": Visit("sam", _item_disagreement),
+    "queue-disagreement": Visit("sam", _queue_disagreement),
     "item-decided": Visit("sam", _item_decided),
     "item-after-a-check": Visit("rita", _item_after_a_check, act=_answer_wrong),
     "item-mark-gold": Visit("ada", _item_mark_gold),
