@@ -270,6 +270,24 @@ def _migration_data_in_transactional_tests(request: pytest.FixtureRequest) -> No
         _reseed_migration_data()
 
 
+@pytest.fixture
+def second_review_live() -> None:
+    """The blind second review's draw left to chance (seed `second_review.rng`)."""
+
+
+@pytest.fixture(autouse=True)
+def _second_review_drawn_only_at_100(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default share (5 %) would send a random few of any test's decisions to a second
+    review: the draw never hits below 100 % unless a test asks for `second_review_live`."""
+    if "second_review_live" in request.fixturenames:
+        return
+    from moderation.services import second_review
+
+    monkeypatch.setattr(second_review.rng, "random", lambda: 1.0)
+
+
 @pytest.fixture(autouse=True)
 def _auth_failures_counted_per_test(monkeypatch: pytest.MonkeyPatch) -> None:
     """Failed API authentications are counted per client address (CONTRACT §3 v2), and the

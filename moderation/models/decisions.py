@@ -38,6 +38,12 @@ class DecisionQuerySet(models.QuerySet["Decision"]):
         figures, thresholds, reports and training data (CONTRACT §6 v2)."""
         return self.filter(voided_at__isnull=True, verdict__in=FINAL_VERDICTS)
 
+    def counted(self) -> DecisionQuerySet:
+        """The final decisions that count for a subject's figures, thresholds, actions and the
+        training data: not those whose blind second review still waits for its answer or
+        disagreed (models/quality.py `SecondReview`; until a senior adjudicates)."""
+        return self.final().exclude(second_review__state__in=["pending", "disagreed"])
+
 
 class Decision(models.Model):
     """What one reviewer decided about one item. An escalation is a decision too; only one

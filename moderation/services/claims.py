@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
 from moderation.models import AuditAction, FlaggedItem, ItemState, ReviewQueue
-from moderation.services import gold_serving
+from moderation.services import gold_serving, second_review
 from moderation.services.audit import audit_record
 
 
@@ -84,7 +84,10 @@ def claim_next(
     )
     if ReviewQueue.ESCALATED in queues:
         waiting |= Q(state=ItemState.ESCALATED)
-    candidates = FlaggedItem.objects.filter(waiting, gold__isnull=True)
+    # Never the first reviewer's own decision waiting for its blind second answer.
+    candidates = second_review.not_first_reviewer(
+        FlaggedItem.objects.filter(waiting, gold__isnull=True), user=user
+    )
     item = _first_free(candidates.exclude(pk__in=skipped))
     if item is None and skipped:
         # Only items the user skipped are left: offer them again, the latest skip last.

@@ -1,9 +1,10 @@
 """Violation rates over the rolling window (CONTRACT §6), kept current per decision.
 
 Only final decisions count (§6 v2): standing (neither undone nor overturned) and either
-violation or no violation. One function reads them (`counted_decisions`) and one pure
-function turns them into figures (`figures_of`), for the stored figures, the thresholds
-and their preview alike.
+violation or no violation, and not waiting for or disagreeing in a blind second review
+(`Decision.objects.counted()`, services/second_review.py). One function reads them
+(`counted_decisions`) and one pure function turns them into figures (`figures_of`), for
+the stored figures, the thresholds and their preview alike.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def counted_decisions(*, subject_ids: Sequence[int], since: datetime) -> dict[in
     """The final decisions on these subjects' items made after `since`, per subject, oldest
     first: two queries however many subjects."""
     rows = list(
-        Decision.objects.final()
+        Decision.objects.counted()
         # Decisions on golden items are scored, never counted (services/gold_serving.py).
         .filter(item__subject_id__in=subject_ids, decided_at__gt=since, item__gold__isnull=True)
         .annotate(violation=ExpressionWrapper(counted_violation(), output_field=BooleanField()))

@@ -30,7 +30,7 @@ from moderation.models import (
     Verdict,
     VoidReason,
 )
-from moderation.services import claims, policy
+from moderation.services import claims, policy, second_review
 from moderation.services.audit import audit_record
 from moderation.services.claims import reviewable_queues
 from moderation.services.enforcement import enforcement_correct, enforcement_evaluate
@@ -204,11 +204,27 @@ def decision_record(
         .select_related("claimed_by")
         .get(pk=item.pk)
     )
-    refusal = _refusal(locked, reviewer)
+    refusal = _refusal(locked, reviewer) or second_review.first_reviewer_refusal(
+        locked=locked, reviewer=reviewer
+    )
     if refusal is not None:
         raise ClaimConflict(refusal)
     if verdict == Verdict.ESCALATE and locked.queue == ReviewQueue.ESCALATED:
         raise DecisionInvalid("verdict", "This item is already escalated: decide it.")
+    waiting = second_review.pending_review(locked)
+    if waiting is not None:
+        # A blind second answer: kept in the review, not as a decision; the first decision
+        # (returned) stays the item's, and counts once the two agree.
+        second_review.second_answer(
+            locked=locked,
+            review=waiting,
+            reviewer=reviewer,
+            verdict=verdict,
+            categories=categories,
+            note=note,
+            now=now,
+        )
+        return waiting.first_decision
 
     mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == reviewer.pk
     claimed_at = locked.claimed_at if mine and locked.claimed_at else now
@@ -259,6 +275,9 @@ def decision_record(
             **({"allowed_by_exception": allowed_by.pk} if allowed_by else {}),
         },
     )
+    if second_review.second_review_sample(locked=locked, decision=decision) is not None:
+        # Sampled for a blind second review: it counts once a second reviewer agrees.
+        return decision
     if verdict != Verdict.ESCALATE and locked.gold_id is None:
         # The user's figures, and what the thresholds make of them, move with each decision.
         enforcement_evaluate(subject=locked.subject)
@@ -304,6 +323,10 @@ def _undo_refusal(decision: Decision, user: User, locked: FlaggedItem, now: date
     # Anyone's later decision on the item (even one since undone) means someone else acted.
     if locked.decisions.filter(pk__gt=decision.pk).exists():
         return "Someone else has acted on this item since; your decision stands."
+    sampled = second_review.undo_check(decision=decision, user=user, locked=locked)
+    if sampled is not None:
+        # A sampled decision: undoable only while its second review still waits.
+        return sampled or None
     if decision.verdict == Verdict.ESCALATE and locked.gold_id is not None:
         # An escalated golden item was retired, not sent to seniors: nobody took it up.
         if locked.state != ItemState.RETIRED:
@@ -343,6 +366,8 @@ def undoable_decision(*, user: User, now: datetime | None = None) -> Decision | 
     )
     if latest is None or latest.voided_at is not None:
         return None
+    if second_review.answered_since(user=user, since=latest.decided_at):
+        return None
     return latest if _undo_refusal(latest, user, latest.item, now) is None else None
 
 
@@ -359,6 +384,8 @@ def decision_undo(*, decision: Decision, user: User, now: datetime | None = None
     if refusal is not None:
         raise UndoRefused(refusal)
     categories = list(decision.categories.all())
+    # A decision still waiting for its second answer never counted: nothing to correct.
+    uncounted = second_review.undo_cancel(decision=decision)
     decision.voided_at = now
     decision.voided_by = user
     decision.void_reason = VoidReason.UNDONE
@@ -380,7 +407,7 @@ def decision_undo(*, decision: Decision, user: User, now: datetime | None = None
             "categories": _slugs(categories),
         },
     )
-    if decision.is_final and locked.gold_id is None:
+    if decision.is_final and locked.gold_id is None and not uncounted:
         enforcement_correct(subject=locked.subject, cause=decision)
     return locked
 
@@ -412,7 +439,7 @@ def decision_overturn(
         raise DecisionInvalid("note", "Say in the note why you overturn the decision.")
     now = timezone.now()
     locked = FlaggedItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
-    if locked.state != ItemState.DECIDED:
+    if locked.state != ItemState.DECIDED and not second_review.overturnable(locked):
         raise OverturnRefused("Only a decided item's decision can be overturned.")
     standing = Decision.objects.select_for_update().filter(item=locked).final().first()
     if standing is None:
@@ -441,6 +468,8 @@ def decision_overturn(
     allowed_by = decision.allowed_by
     standing.replaced_by = decision
     standing.save(update_fields=["replaced_by"])
+    # A second review still waiting or disagreeing ends here: the overturn is final.
+    second_review.overturn_settle(locked=locked, replaced=standing, decision=decision)
     # The item's decision time is its final decision's: retention and training exports
     # count from the decision that now stands.
     locked.decided_at = now

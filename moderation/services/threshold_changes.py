@@ -31,7 +31,7 @@ def _candidates(
 ) -> QuerySet[Subject]:
     """The users in scope the rules could act on: those with a counted violation in the
     window. Without one, the thresholds call for nothing (so nobody else is read)."""
-    violated = Decision.objects.final().filter(
+    violated = Decision.objects.counted().filter(
         counted_violation(),
         item__subject=OuterRef("pk"),
         item__gold__isnull=True,

@@ -35,7 +35,7 @@ def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object
     if since is not None:
         items = items.filter(decided_at__gte=since)
     # Only the standing final decision: an undone or overturned verdict teaches nothing.
-    finals = Decision.objects.final().prefetch_related("categories")
+    finals = Decision.objects.counted().prefetch_related("categories")
     items = items.prefetch_related(
         Prefetch("decisions", queryset=finals, to_attr="finals"),
         Prefetch("signals", queryset=Signal.objects.select_related("category")),
@@ -100,12 +100,12 @@ def classifier_report() -> list[BandRow]:
     """Per classifier, category and score band: flags, decided ones, and how many reviewers
     confirmed as a violation in that very category. One grouped query, over the standing
     final decisions only: an undone or overturned verdict neither confirms nor rejects."""
-    confirmed = Decision.objects.final().filter(
+    confirmed = Decision.objects.counted().filter(
         item=OuterRef("item"),
         verdict=Verdict.VIOLATION,
         categories=OuterRef("category"),
     )
-    decided = Decision.objects.final().filter(item=OuterRef("item"))
+    decided = Decision.objects.counted().filter(item=OuterRef("item"))
     rows = (
         # A golden item's signals were loaded with it, not sent by a classifier.
         Signal.objects.filter(item__gold__isnull=True)

@@ -27,7 +27,7 @@ from moderation.models import (
     Subject,
     Verdict,
 )
-from moderation.services import adjudication, claims, policy, reveals
+from moderation.services import adjudication, claims, policy, reveals, second_review
 from moderation.services.pii import pii_spans
 from moderation.services.review import (
     ClaimConflict,
@@ -109,7 +109,10 @@ def _disagreement(request: SignedInRequest, item: FlaggedItem) -> dict[str, obje
 
 def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
     signals = list(selectors.item_signals(item))
-    decisions = selectors.item_decisions(item)
+    # Blind second review: while a second answer waits, the item looks like a fresh one to
+    # everyone (no decisions, no overturn, no undo here; services/second_review.py).
+    blind = second_review.is_blind(item)
+    decisions = [] if blind else selectors.item_decisions(item)
     holds = item.state == ItemState.CLAIMED and item.claimed_by_id == request.user.pk
     escalation = None
     if item.queue == ReviewQueue.ESCALATED:
