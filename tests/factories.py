@@ -233,7 +233,7 @@ class SecondReviewFactory(factory.django.DjangoModelFactory):
     state = SecondReviewState.PENDING
 
     @factory.post_generation
-    def categories(self, create: bool, extracted: Any, **kwargs: object) -> None:
+    def categories(self: Any, create: bool, extracted: Any, **kwargs: object) -> None:
         if not create or not self.verdict:
             return
         if extracted is None:
@@ -243,7 +243,7 @@ class SecondReviewFactory(factory.django.DjangoModelFactory):
         )
 
     @factory.post_generation
-    def escalated(self, create: bool, extracted: Any, **kwargs: object) -> None:
+    def escalated(self: Any, create: bool, extracted: Any, **kwargs: object) -> None:
         """A disagreement waits for a senior in the escalated queue, as an escalation does."""
         if not create or self.state != SecondReviewState.DISAGREED:
             return
