@@ -321,3 +321,19 @@ def test_figures_always_equal_a_recount_of_counted_decisions(acme, steps):
             assert stored == expected
             assert (subject_recount(subject=subject).violations, subject.reviewed) == stored
         transaction.savepoint_rollback(sid)
+
+
+def test_a_disagreement_is_settled_by_a_seniors_decision(user, reviewer, noor, senior):
+    share(100)
+    first = decide(user, V, reviewer=reviewer)
+    item = claims.claim_next(user=noor)
+    decide(item, E, reviewer=noor, note="not sure")
+    assert figures(user) == (0, 0)
+    decide(FlaggedItem.objects.get(pk=item.pk), N, reviewer=senior)
+    review = SecondReview.objects.get()
+    assert review.state == SecondReviewState.ADJUDICATED
+    assert review.adjudication is not None and review.adjudication.reviewer == senior
+    first.refresh_from_db()
+    assert first.voided_at is not None
+    assert FlaggedItem.objects.get(pk=item.pk).state == ItemState.DECIDED
+    assert figures(user) == (0, 1)
