@@ -62,6 +62,20 @@ def test_a_senior_sees_both_answers(senior_client: Client, disagreement: SecondR
     assert 'value="escalate"' not in page and "<kbd>E</kbd>" not in page
 
 
+def test_a_second_answer_that_escalated_shows_as_such(senior_client: Client, reviewer: Any) -> None:
+    # The second reviewer escalated: no verdict, a note (services/second_review.py).
+    review: Any = SecondReviewFactory(
+        disagreed=True, first_reviewer=reviewer, verdict="", note="Not sure at all."
+    )
+    page = senior_client.get(f"/items/{review.item_id}/").content.decode()
+    second = page.split("answer-second-h", 1)[1]
+    assert (
+        'class="verdict verdict-escalate">Escalate</span> <span class="muted">(no verdict)'
+        in second
+    )
+    assert "Not sure at all." in second
+
+
 def test_an_ordinary_escalation_has_no_disagreement(senior_client: Client, reviewer: Any) -> None:
     item: Any = FlaggedItemFactory()
     decision_record(item=item, reviewer=reviewer, verdict="escalate", categories=[], note="unsure")  # type: ignore[arg-type]
