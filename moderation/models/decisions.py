@@ -40,9 +40,14 @@ class DecisionQuerySet(models.QuerySet["Decision"]):
 
     def counted(self) -> DecisionQuerySet:
         """The final decisions that count for a subject's figures, thresholds, actions and the
-        training data: not those whose blind second review still waits for its answer or
-        disagreed (models/quality.py `SecondReview`; until a senior adjudicates)."""
-        return self.final().exclude(second_review__state__in=["pending", "disagreed"])
+        training data (CONTRACT §6 v2): not those on golden items, which are scored, never
+        counted; not those whose blind second review still waits for its answer or disagreed
+        (models/quality.py `SecondReview`; until a senior adjudicates)."""
+        return (
+            self.final()
+            .filter(item__gold__isnull=True)
+            .exclude(second_review__state__in=["pending", "disagreed"])
+        )
 
 
 class Decision(models.Model):

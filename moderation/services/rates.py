@@ -57,9 +57,9 @@ def counted_decisions(*, subject_ids: Sequence[int], since: datetime) -> dict[in
     """The final decisions on these subjects' items made after `since`, per subject, oldest
     first: two queries however many subjects."""
     rows = list(
+        # Gold and unsettled second reviews are left out by counted() (models/decisions.py).
         Decision.objects.counted()
-        # Decisions on golden items are scored, never counted (services/gold_serving.py).
-        .filter(item__subject_id__in=subject_ids, decided_at__gt=since, item__gold__isnull=True)
+        .filter(item__subject_id__in=subject_ids, decided_at__gt=since)
         .annotate(violation=ExpressionWrapper(counted_violation(), output_field=BooleanField()))
         .order_by("decided_at", "pk")
         .values_list("pk", "item__subject_id", "decided_at", "violation")

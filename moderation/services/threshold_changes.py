@@ -34,7 +34,6 @@ def _candidates(
     violated = Decision.objects.counted().filter(
         counted_violation(),
         item__subject=OuterRef("pk"),
-        item__gold__isnull=True,
         decided_at__gt=now - timedelta(days=rules.window_days),
     )
     return (

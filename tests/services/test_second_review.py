@@ -257,7 +257,7 @@ def test_an_overturn_ends_the_second_review_and_counts(user, reviewer, noor, sen
 
 STEPS = st.lists(
     st.tuples(
-        st.sampled_from(["decide", "answer", "undo", "overturn"]),
+        st.sampled_from(["decide", "answer", "undo", "overturn", "adjudicate"]),
         st.integers(0, 2),
         st.sampled_from([V, N]),
         st.booleans(),
@@ -274,6 +274,7 @@ STEPS = st.lists(
 )
 @given(steps=STEPS)
 def test_figures_always_equal_a_recount_of_counted_decisions(acme, steps):
+    """Random decisions, second answers, undos, overturns and adjudications (issue 10)."""
     with transaction.atomic():
         sid = transaction.savepoint()
         first = UserFactory(role=Role.REVIEWER)
@@ -295,6 +296,15 @@ def test_figures_always_equal_a_recount_of_counted_decisions(acme, steps):
                 if latest is not None:
                     decision_undo(decision=latest, user=first)
                     claims.claims_release_held(user=first, reason="test")
+            elif action == "adjudicate":
+                review = (
+                    SecondReview.objects.filter(state=SecondReviewState.DISAGREED)
+                    .select_related("item")
+                    .order_by("pk")
+                    .first()
+                )
+                if review is not None:
+                    decide(review.item, verdict, *slugs, reviewer=senior)
             else:
                 standing = (
                     Decision.objects.final().filter(item__subject=subject).order_by("-pk").first()
