@@ -129,6 +129,17 @@ class FlaggedItem(models.Model):
     def __str__(self) -> str:
         return f"item {self.pk} ({self.organization_id}:{self.request_id})"
 
+    def release_to(self, state: str, **fields: object) -> None:
+        """Move the item to `state`, held by nobody, with `fields` (its queue, decided_at)
+        set too: one UPDATE of just those columns. The caller holds the row's lock."""
+        self.state = state
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.claimed_by = None
+        self.claimed_at = None
+        self.lease_expires_at = None
+        self.save(update_fields=["state", *fields, "claimed_by", "claimed_at", "lease_expires_at"])
+
 
 class Signal(models.Model):
     """One classifier's verdict on an item, as the upstream sent it."""

@@ -37,9 +37,9 @@ from moderation.services.review import (
     ClaimConflict,
     DecisionInvalid,
     _check,
-    _new_decision,
     _refusal,
     _slugs,
+    decision_replace,
 )
 
 FOUR_EYES = (
@@ -126,34 +126,22 @@ def adjudication_record(
     second_categories = list(review.categories.all())
     mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == senior.pk
     claimed_at = locked.claimed_at if mine and locked.claimed_at else now
-    # Void first: only one standing final decision per item (a database constraint).
-    first.voided_at = now
-    first.voided_by = senior
-    first.void_reason = VoidReason.ADJUDICATED
-    first.save(update_fields=["voided_at", "voided_by", "void_reason"])
-    decision = _new_decision(
+    decision = decision_replace(
+        first,
         locked,
-        reviewer=senior,
+        by=senior,
+        reason=VoidReason.ADJUDICATED,
         verdict=verdict,
         categories=categories,
         note=note,
         claimed_at=claimed_at,
         now=now,
     )
-    first.replaced_by = decision
-    first.save(update_fields=["replaced_by"])
     review.adjudication = decision
     review.state = SecondReviewState.ADJUDICATED
     review.save(update_fields=["adjudication", "state"])
 
-    locked.state = ItemState.DECIDED
-    locked.decided_at = now
-    locked.claimed_by = None
-    locked.claimed_at = None
-    locked.lease_expires_at = None
-    locked.save(
-        update_fields=["state", "decided_at", "claimed_by", "claimed_at", "lease_expires_at"]
-    )
+    locked.release_to(ItemState.DECIDED, decided_at=now)
     audit_record(
         actor=senior,
         action=AuditAction.ITEM_ADJUDICATE,

@@ -159,15 +159,11 @@ def _release(
 ) -> None:
     if item.gold_id is not None:
         # A golden item given up undecided is retired, never queued for someone else.
-        item.state = ItemState.RETIRED
+        item.release_to(ItemState.RETIRED)
     elif item.queue == ReviewQueue.ESCALATED:
-        item.state = ItemState.ESCALATED
+        item.release_to(ItemState.ESCALATED)
     else:
-        item.state = ItemState.PENDING
-    item.claimed_by = None
-    item.claimed_at = None
-    item.lease_expires_at = None
-    item.save(update_fields=["state", "claimed_by", "claimed_at", "lease_expires_at"])
+        item.release_to(ItemState.PENDING)
     audit_record(actor=user, action=action, item=item, detail=detail)
 
 

@@ -171,6 +171,39 @@ def _new_decision(
     return decision
 
 
+def decision_replace(
+    standing: Decision,
+    locked: FlaggedItem,
+    *,
+    by: User,
+    reason: VoidReason,
+    verdict: Verdict,
+    categories: Sequence[PolicyCategory],
+    note: str,
+    claimed_at: datetime,
+    now: datetime,
+) -> Decision:
+    """Void the standing decision for `reason` (an overturn, an adjudication) and record the
+    decision that replaces it, pointed to by the old one. Voided first: only one standing
+    final decision per item (a database constraint)."""
+    standing.voided_at = now
+    standing.voided_by = by
+    standing.void_reason = reason
+    standing.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    decision = _new_decision(
+        locked,
+        reviewer=by,
+        verdict=verdict,
+        categories=categories,
+        note=note,
+        claimed_at=claimed_at,
+        now=now,
+    )
+    standing.replaced_by = decision
+    standing.save(update_fields=["replaced_by"])
+    return decision
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -240,29 +273,14 @@ def decision_record(
     allowed_by, seen = decision.allowed_by, decision.content_seen
 
     if verdict == Verdict.ESCALATE and locked.gold_id is not None:
-        locked.state = ItemState.RETIRED
+        locked.release_to(ItemState.RETIRED)
         action = AuditAction.ITEM_ESCALATE
     elif verdict == Verdict.ESCALATE:
-        locked.state = ItemState.ESCALATED
-        locked.queue = ReviewQueue.ESCALATED
+        locked.release_to(ItemState.ESCALATED, queue=ReviewQueue.ESCALATED)
         action = AuditAction.ITEM_ESCALATE
     else:
-        locked.state = ItemState.DECIDED
-        locked.decided_at = now
+        locked.release_to(ItemState.DECIDED, decided_at=now)
         action = AuditAction.ITEM_DECIDE
-    locked.claimed_by = None
-    locked.claimed_at = None
-    locked.lease_expires_at = None
-    locked.save(
-        update_fields=[
-            "state",
-            "queue",
-            "decided_at",
-            "claimed_by",
-            "claimed_at",
-            "lease_expires_at",
-        ]
-    )
     audit_record(
         actor=reviewer,
         action=action,
@@ -451,14 +469,11 @@ def decision_overturn(
             "Nothing to change: the decision already says this. Choose another verdict or "
             "other categories.",
         )
-    # Void first: only one standing final decision per item (a database constraint).
-    standing.voided_at = now
-    standing.voided_by = user
-    standing.void_reason = VoidReason.OVERTURNED
-    standing.save(update_fields=["voided_at", "voided_by", "void_reason"])
-    decision = _new_decision(
+    decision = decision_replace(
+        standing,
         locked,
-        reviewer=user,
+        by=user,
+        reason=VoidReason.OVERTURNED,
         verdict=verdict,
         categories=categories,
         note=note,
@@ -466,8 +481,6 @@ def decision_overturn(
         now=now,
     )
     allowed_by = decision.allowed_by
-    standing.replaced_by = decision
-    standing.save(update_fields=["replaced_by"])
     # A second review still waiting or disagreeing ends here: the overturn is final.
     second_review.overturn_settle(locked=locked, replaced=standing, decision=decision)
     # The item's decision time is its final decision's: retention and training exports

@@ -127,22 +127,7 @@ def second_review_sample(*, locked: FlaggedItem, decision: Decision) -> SecondRe
     if not sampled:
         return None
     review = SecondReview.objects.create(item=locked, first_decision=decision)
-    locked.state = ItemState.PENDING
-    locked.queue = decision.from_queue
-    locked.decided_at = None
-    locked.claimed_by = None
-    locked.claimed_at = None
-    locked.lease_expires_at = None
-    locked.save(
-        update_fields=[
-            "state",
-            "queue",
-            "decided_at",
-            "claimed_by",
-            "claimed_at",
-            "lease_expires_at",
-        ]
-    )
+    locked.release_to(ItemState.PENDING, queue=decision.from_queue, decided_at=None)
     return review
 
 
@@ -173,24 +158,9 @@ def second_answer(
     review.save()
     review.categories.set(categories if verdict == Verdict.VIOLATION else [])
     if agreed:
-        locked.state = ItemState.DECIDED
-        locked.decided_at = first.decided_at
+        locked.release_to(ItemState.DECIDED, decided_at=first.decided_at)
     else:
-        locked.state = ItemState.ESCALATED
-        locked.queue = ReviewQueue.ESCALATED
-    locked.claimed_by = None
-    locked.claimed_at = None
-    locked.lease_expires_at = None
-    locked.save(
-        update_fields=[
-            "state",
-            "queue",
-            "decided_at",
-            "claimed_by",
-            "claimed_at",
-            "lease_expires_at",
-        ]
-    )
+        locked.release_to(ItemState.ESCALATED, queue=ReviewQueue.ESCALATED)
     audit_record(
         actor=reviewer,
         action=AuditAction.ITEM_DECIDE,
@@ -256,10 +226,5 @@ def overturn_settle(*, locked: FlaggedItem, replaced: Decision, decision: Decisi
     ).update(state=SecondReviewState.ADJUDICATED, adjudication=decision)
     if not settled:
         return
-    locked.state = ItemState.DECIDED
-    if locked.queue == ReviewQueue.ESCALATED and replaced.from_queue:
-        locked.queue = replaced.from_queue
-    locked.claimed_by = None
-    locked.claimed_at = None
-    locked.lease_expires_at = None
-    locked.save(update_fields=["state", "queue", "claimed_by", "claimed_at", "lease_expires_at"])
+    back = locked.queue == ReviewQueue.ESCALATED and replaced.from_queue
+    locked.release_to(ItemState.DECIDED, queue=replaced.from_queue if back else locked.queue)
