@@ -164,6 +164,26 @@ def shown_item(page: Page) -> int:
     return pk
 
 
+def in_place(page: Page) -> int | None:
+    """The item now in place, or None once "Queue empty" shows."""
+    empty = page.get_by_role("heading", name="Queue empty")
+    item = page.get_by_role("heading", name=re.compile(r"^Item \d+"))
+    expect(empty.or_(item)).to_be_visible()
+    if empty.is_visible():
+        return None
+    expect(page).to_have_url(ITEM_URL)
+    pk = shown_item(page)
+    expect(page.locator("article.review")).to_have_attribute("data-item", str(pk))
+    return pk
+
+
+def next_after(page: Page, after: int) -> int | None:
+    """Wait for the item `after` to leave the page; the next one in place (None: Queue
+    empty)."""
+    expect(page.locator(f'article.review[data-item="{after}"]')).to_have_count(0)
+    return in_place(page)
+
+
 def button(page: Page, name: str) -> Any:
     # exact: "Violation" is also a part of "No violation".
     return page.get_by_role("button", name=name, exact=True)

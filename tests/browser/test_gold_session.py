@@ -6,7 +6,6 @@ decided, and nothing that came from gold reached a user's figures, actions or de
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from playwright.sync_api import Page, expect
@@ -33,7 +32,7 @@ from tests.factories import (
     categories,
 )
 
-from .conftest import ITEM_URL, screenshot, sign_in
+from .conftest import in_place, next_after, screenshot, sign_in
 
 FEEDBACK = "The last item was a check with a known answer."
 DIGITS = [*"1234567890", *(f"shift+{d}" for d in "1234567890")]
@@ -43,24 +42,6 @@ def key_for(slug: str) -> str:
     """The digit key of a category, from the policy's order as the page promises."""
     ordered = list(PolicyCategory.objects.order_by("pk").values_list("slug", flat=True))
     return DIGITS[ordered.index(slug)].replace("shift+", "Shift+")
-
-
-def shown(page: Page) -> int | None:
-    """The item now in place, or None once "Queue empty" shows."""
-    empty = page.get_by_role("heading", name="Queue empty")
-    item = page.get_by_role("heading", name=re.compile(r"^Item \d+"))
-    expect(empty.or_(item)).to_be_visible()
-    if empty.is_visible():
-        return None
-    expect(page).to_have_url(ITEM_URL)
-    pk = int(ITEM_URL.search(page.url)[1])
-    expect(page.locator("article.review")).to_have_attribute("data-item", str(pk))
-    return pk
-
-
-def next_after(page: Page, pk: int) -> int | None:
-    expect(page.locator(f'article.review[data-item="{pk}"]')).to_have_count(0)
-    return shown(page)
 
 
 def test_gold_between_real_items_with_feedback_after_a_wrong_answer(page: Page, reviewer):
@@ -89,7 +70,7 @@ def test_gold_between_real_items_with_feedback_after_a_wrong_answer(page: Page, 
     served: list[int] = []
     decided_real: list[int] = []
     feedback_seen_on: int | None = None
-    pk = shown(page)
+    pk = in_place(page)
     while pk is not None:
         item = FlaggedItem.objects.get(pk=pk)
         assert "gold" not in page.content().lower()

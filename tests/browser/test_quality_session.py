@@ -17,7 +17,6 @@ counted decisions, two of them violations.
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +40,7 @@ from moderation.services.organizations import api_key_create
 from tests.conftest import make_item
 from tests.factories import PASSWORD, UserFactory
 
-from .conftest import ITEM_URL, accept_and_process, key_of, log_in, screenshot
+from .conftest import accept_and_process, in_place, key_of, log_in, next_after, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,20 +102,6 @@ def operation(acme: Organization) -> Any:
     return secret
 
 
-def shown(page: Page) -> int | None:
-    """The item in place, or None once "Queue empty" shows."""
-    empty = page.get_by_role("heading", name="Queue empty")
-    item = page.get_by_role("heading", name=re.compile(r"^Item \d+"))
-    expect(empty.or_(item)).to_be_visible()
-    if empty.is_visible():
-        return None
-    match = ITEM_URL.search(page.url)
-    assert match, page.url
-    pk = int(match[1])
-    expect(page.locator("article.review")).to_have_attribute("data-item", str(pk))
-    return pk
-
-
 def answer(page: Page, pk: int, verdict: str) -> int | None:
     """Decide the item in place by keyboard; the next one (None: Queue empty)."""
     if verdict == "violation":
@@ -124,8 +109,7 @@ def answer(page: Page, pk: int, verdict: str) -> int | None:
         page.keyboard.press("v")
     else:
         page.keyboard.press("n")
-    expect(page.locator(f'article.review[data-item="{pk}"]')).to_have_count(0)
-    return shown(page)
+    return next_after(page, pk)
 
 
 def work(page: Page, who: str, golden: dict[str, str], real: int) -> list[str]:
@@ -135,7 +119,7 @@ def work(page: Page, who: str, golden: dict[str, str], real: int) -> list[str]:
     log_in(page, who, PASSWORD)
     page.get_by_role("button", name="Review next").click()
     seen: list[str] = []
-    pk = shown(page)
+    pk = in_place(page)
     while pk is not None:
         prompt = page.locator("article.review .text").first.inner_text().strip()
         seen.append(prompt)
@@ -176,7 +160,7 @@ def test_three_people_work_a_mixed_queue_and_the_report_adds_up(
     page.goto("/queue/?queue=escalated")
     log_in(page, "sam", PASSWORD)
     page.get_by_role("button", name="Review next").click()
-    pk = shown(page)
+    pk = in_place(page)
     assert pk is not None
     expect(page.get_by_role("region", name="Disagreement")).to_be_visible()
     assert answer(page, pk, "violation") is None

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from moderation.models import (
     WAITING_STATES,
@@ -32,7 +32,7 @@ from moderation.services.organizations import enforcement_endpoint_set
 from tests.factories import PASSWORD, FlaggedItemFactory, SignalFactory, SubjectFactory, decide
 from tests.webhooks import Receiver, receiving
 
-from .conftest import ITEM_URL, log_in, screenshot, sign_in
+from .conftest import in_place, log_in, next_after, screenshot, sign_in
 
 DIGITS = [*"1234567890", *(f"shift+{d}" for d in "1234567890")]
 
@@ -51,25 +51,6 @@ def backlog_item(queue: ReviewQueue, slug: str, priority: int, prompt: str) -> F
     item = FlaggedItemFactory(queue=queue, priority=priority, prompt=prompt)
     SignalFactory(item=item, category=PolicyCategory.objects.get(slug=slug), score=0.9)
     return item
-
-
-def shown(page: Page) -> int | None:
-    """The item now in place, or None once "Queue empty" shows."""
-    empty = page.get_by_role("heading", name="Queue empty")
-    item = page.get_by_role("heading", name=re.compile(r"^Item \d+"))
-    expect(empty.or_(item)).to_be_visible()
-    if empty.is_visible():
-        return None
-    expect(page).to_have_url(ITEM_URL)
-    pk = int(ITEM_URL.search(page.url)[1])
-    expect(page.get_by_role("heading", name=re.compile(rf"^Item {pk}\b"))).to_be_visible()
-    expect(page.locator("article.review")).to_have_attribute("data-item", str(pk))
-    return pk
-
-
-def wait_for_change(page: Page, after: int) -> int | None:
-    expect(page.locator(f'article.review[data-item="{after}"]')).to_have_count(0)
-    return shown(page)
 
 
 def test_a_reviewer_works_a_mixed_backlog_by_keyboard_to_a_true_queue_empty(page, reviewer):
@@ -94,7 +75,7 @@ def test_a_reviewer_works_a_mixed_backlog_by_keyboard_to_a_true_queue_empty(page
     undone: int | None = None
     skipped: int | None = None
     revealed: set[int] = set()
-    pk = shown(page)
+    pk = in_place(page)
     while pk is not None:
         item = FlaggedItem.objects.get(pk=pk)
         flagged = item.signals.get().category
@@ -107,7 +88,7 @@ def test_a_reviewer_works_a_mixed_backlog_by_keyboard_to_a_true_queue_empty(page
         if flagged.slug == "harassment" and skipped is None:
             page.keyboard.press("s")  # skipped once: it comes back after the others
             skipped = pk
-            pk = wait_for_change(page, after=pk)
+            pk = next_after(page, after=pk)
             continue
         # Past the first ten categories (harassment) the key is Shift and a digit.
         key = {c.pk: k for k, c in keys().items()}[flagged.pk]
@@ -116,18 +97,18 @@ def test_a_reviewer_works_a_mixed_backlog_by_keyboard_to_a_true_queue_empty(page
         page.keyboard.press("v")
         expected[pk] = ("violation", {keys()[key].slug})
         remaining.discard(pk)
-        following = wait_for_change(page, after=pk)
+        following = next_after(page, after=pk)
         if undone is None and item.queue == ReviewQueue.STANDARD:
             # The first standard decision is taken back by key, and decided again.
             expect(page.get_by_role("button", name="Undo")).to_be_visible()
             assert following is not None
             page.keyboard.press("u")
-            assert wait_for_change(page, after=following) == pk
+            assert next_after(page, after=following) == pk
             expect(page.locator("#decision")).to_be_visible()
             undone = pk
             page.keyboard.press("n")
             expected[pk] = ("no_violation", set())
-            following = wait_for_change(page, after=pk)
+            following = next_after(page, after=pk)
         pk = following
 
     screenshot(page, "queue-empty")
@@ -175,7 +156,7 @@ def test_a_senior_on_the_escalated_queue_stays_in_it_and_reads_why(page, reviewe
     page.get_by_role("button", name="Review next").click()
 
     for item, note in escalated:
-        assert shown(page) == item.pk
+        assert in_place(page) == item.pk
         why = page.get_by_role("region", name=re.compile(r"^Escalated by rita"))
         expect(why).to_contain_text(note)
         expect(why.get_by_role("heading")).to_contain_text("just now")
@@ -206,10 +187,10 @@ def test_undo_by_key_gives_the_decision_back(page, reviewer):
     second = backlog_item(ReviewQueue.STANDARD, "hate", 1, "Second text")
     sign_in(page, "rita")
     page.get_by_role("button", name="Review next").click()
-    assert shown(page) == first.pk
+    assert in_place(page) == first.pk
     page.keyboard.press(key_for("hate"))
     page.keyboard.press("v")
-    assert wait_for_change(page, after=first.pk) == second.pk
+    assert next_after(page, after=first.pk) == second.pk
     bar = page.locator(".undo-bar")
     expect(bar).to_contain_text(f"You decided item {first.pk}: Violation (Hate).")
     expect(page.get_by_label("Keyboard shortcuts")).to_contain_text("U Undo")
@@ -217,7 +198,7 @@ def test_undo_by_key_gives_the_decision_back(page, reviewer):
 
     page.keyboard.press("u")
 
-    assert wait_for_change(page, after=second.pk) == first.pk
+    assert next_after(page, after=second.pk) == first.pk
     expect(page).to_have_url(re.compile(rf"/items/{first.pk}/$"))
     expect(page.get_by_role("button", name="Violation", exact=True)).to_be_enabled()
     expect(page.get_by_role("checkbox", name="Hate", exact=True)).not_to_be_checked()
@@ -310,9 +291,9 @@ def test_the_undo_offer_goes_when_its_time_is_up(page, reviewer, settings):
     second = backlog_item(ReviewQueue.STANDARD, "hate", 1, "Second text")
     sign_in(page, "rita")
     page.get_by_role("button", name="Review next").click()
-    assert shown(page) == first.pk
+    assert in_place(page) == first.pk
     page.keyboard.press("n")
-    assert wait_for_change(page, after=first.pk) == second.pk
+    assert next_after(page, after=first.pk) == second.pk
     expect(page.locator(".undo-bar")).to_be_visible()
 
     expect(page.locator(".undo-bar")).to_have_count(0, timeout=6_000)
