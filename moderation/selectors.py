@@ -108,8 +108,13 @@ def item_signals(item: FlaggedItem) -> QuerySet[Signal]:
 def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
     """The subject's items, newest first, each with its decisions (and `latest_decision`,
     the latest one still standing: an undone or overturned verdict is no longer the item's)."""
+    return items_history(subject.items.all(), limit=limit)
+
+
+def items_history(found: QuerySet[FlaggedItem], *, limit: int = 50) -> list[FlaggedItem]:
+    """These items as subject_history gives them: newest first, with their decisions."""
     items = list(
-        subject.items.select_related("organization")
+        found.select_related("organization")
         .prefetch_related(
             Prefetch(
                 "decisions",

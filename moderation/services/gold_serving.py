@@ -17,6 +17,7 @@ export, a subject page or export, or the look-up API: each of those filters gold
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from moderation.models import (
     GOLD_SUBJECT_HASH,
@@ -116,6 +117,32 @@ def gold_subject(gold: GoldItem) -> Subject:
     return Subject.objects.get_or_create(
         organization=gold.organization, user_id_hash=GOLD_SUBJECT_HASH
     )[0]
+
+
+def stand_in(item: FlaggedItem) -> Subject:
+    """The user a served golden item shows, since its reserved subject is nobody and its other
+    servings would give it away: unsaved, with a hash of 64 hex digits of its own, no figures
+    and no other items, as a real user's first flag looks. Its page is `stand_in_item`'s."""
+    digest = hashlib.sha256(f"{item.organization_id}:{item.request_id}".encode()).hexdigest()
+    return Subject(
+        organization=item.organization,
+        user_id_hash=digest,
+        created_at=item.received_at,
+        updated_at=item.received_at,
+    )
+
+
+def stand_in_item(*, organization_id: int, user_id_hash: str, user: User) -> FlaggedItem | None:
+    """The golden item served to `user` whose stand-in user has this hash, if any: so the
+    user link on a golden item leads to a page like a new user's, as on a real item, and not
+    to a "not found" that would give it away. Only its own reviewer finds it."""
+    served = (
+        FlaggedItem.objects.filter(organization_id=organization_id, gold__isnull=False)
+        .filter(Q(claimed_by=user) | Q(decisions__reviewer=user))
+        .select_related("organization")
+        .distinct()
+    )
+    return next((i for i in served if stand_in(i).user_id_hash == user_id_hash), None)
 
 
 def gold_serve(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from django.contrib import messages
@@ -27,7 +26,14 @@ from moderation.models import (
     Subject,
     Verdict,
 )
-from moderation.services import adjudication, claims, policy, reveals, second_review
+from moderation.services import (
+    adjudication,
+    claims,
+    gold_serving,
+    policy,
+    reveals,
+    second_review,
+)
 from moderation.services.pii import pii_spans
 from moderation.services.review import (
     ClaimConflict,
@@ -87,8 +93,7 @@ def _subject_shown(item: FlaggedItem) -> tuple[Subject, list[FlaggedItem]]:
             :10
         ]
         return item.subject, history
-    stand_in = hashlib.sha256(f"{item.organization_id}:{item.request_id}".encode()).hexdigest()
-    return Subject(organization=item.organization, user_id_hash=stand_in), []
+    return gold_serving.stand_in(item), []
 
 
 def _disagreement(request: SignedInRequest, item: FlaggedItem) -> dict[str, object]:

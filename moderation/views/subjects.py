@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,8 +15,8 @@ from accounts.access import role_required
 from accounts.roles import Role, user_has_role
 from moderation import selectors
 from moderation.access import subject_for_reviewer
-from moderation.models import ActionKind
-from moderation.services import enforcement
+from moderation.models import ActionKind, FlaggedItem, Organization, Subject
+from moderation.services import enforcement, gold_serving
 from moderation.services.audit import audit_subject_view
 from moderation.services.thresholds import thresholds_for
 from moderation.views._types import SignedInRequest
@@ -22,9 +25,36 @@ from moderation.views._types import SignedInRequest
 @login_required
 @require_GET
 def subject_detail(request: SignedInRequest, organization: str, user_id_hash: str) -> HttpResponse:
-    subject = subject_for_reviewer(request, organization, user_id_hash)
+    try:
+        subject = subject_for_reviewer(request, organization, user_id_hash)
+    except Http404:
+        # The user link of a golden item leads to its stand-in user, for its own reviewer:
+        # a page like a new user's, so that the link does not give the item away.
+        served = _stand_in_item(request, organization, user_id_hash)
+        if served is None:
+            raise
+        subject = gold_serving.stand_in(served)
+        history = selectors.items_history(FlaggedItem.objects.filter(pk=served.pk))
+        return _subject_page(request, subject, history, actions=[])
     audit_subject_view(subject=subject, viewer=request.user)
     history = selectors.subject_history(subject, limit=200)
+    return _subject_page(request, subject, history, actions=selectors.subject_actions(subject))
+
+
+def _stand_in_item(
+    request: SignedInRequest, organization: str, user_id_hash: str
+) -> FlaggedItem | None:
+    org = Organization.objects.filter(slug=organization).first()
+    if org is None or not re.fullmatch(r"[0-9a-f]{64}", user_id_hash):
+        return None
+    return gold_serving.stand_in_item(
+        organization_id=org.pk, user_id_hash=user_id_hash, user=request.user
+    )
+
+
+def _subject_page(
+    request: SignedInRequest, subject: Subject, history: list[FlaggedItem], *, actions: Any
+) -> HttpResponse:
     for item in history:
         # The one decision that counts for the item (CONTRACT §6 v2): the latest final one
         # neither undone nor overturned; the others stay listed, marked as what they became.
@@ -39,7 +69,7 @@ def subject_detail(request: SignedInRequest, organization: str, user_id_hash: st
             "subject": subject,
             "history": history,
             "window_days": thresholds_for(subject.organization).window_days,
-            "actions": selectors.subject_actions(subject),
+            "actions": actions,
             "can_act": user_has_role(request.user, Role.SENIOR),
             "action_kinds": ActionKind.choices,
         },

@@ -3,6 +3,7 @@ answer the next page, whatever it is, tells the reviewer the expected answer onc
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -229,3 +230,37 @@ def test_a_served_gold_item_renews_its_lease_like_any(reviewer_client, acme):
     assert reviewer_client.post(f"/items/{item.pk}/lease/", headers=HTMX).status_code == 204
     item.refresh_from_db()
     assert item.gold_id is not None and item.lease_expires_at >= before
+
+
+def user_link(page: str) -> str:
+    match = re.search(r'href="(/subjects/[^"]+/)"', page)
+    assert match, "no user link"
+    return match[1]
+
+
+@pytest.mark.parametrize("decided", [False, True])
+def test_the_user_link_of_a_served_gold_item_leads_to_a_new_users_page(
+    reviewer_client, acme, decided
+):
+    gold(acme)
+    real_items(1)
+    item = review_next(reviewer_client)
+    link = user_link(reviewer_client.get(f"/items/{item.pk}/").content.decode())
+    assert GOLD_SUBJECT_HASH not in link and re.search(r"/[0-9a-f]{64}/$", link)
+    if decided:
+        decide(reviewer_client, item, "no_violation")
+    response = reviewer_client.get(link)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"/items/{item.pk}/" in page and "gold" not in page.lower()
+    assert re.findall(r"/items/\d+/", page) == [f"/items/{item.pk}/"]
+
+
+def test_nobody_else_finds_the_stand_in_user(reviewer_client, senior, acme):
+    gold(acme)
+    real_items(1)
+    item = review_next(reviewer_client)
+    link = user_link(reviewer_client.get(f"/items/{item.pk}/").content.decode())
+    reviewer_client.force_login(senior)
+    assert reviewer_client.get(link).status_code == 404
+    assert reviewer_client.get(f"/subjects/acme/{'0' * 64}/").status_code == 404
