@@ -325,6 +325,11 @@ def _undo_refusal(decision: Decision, user: User, locked: FlaggedItem, now: date
     if decision.voided_at is not None:
         if decision.void_reason == VoidReason.OVERTURNED:
             return "This decision has been overturned; it can no longer be undone."
+        if decision.void_reason == VoidReason.ADJUDICATED:
+            return (
+                "A senior settled the disagreement with a second reviewer; this decision can "
+                "no longer be undone."
+            )
         return "This decision has already been undone."
     if decision.from_queue == ReviewQueue.ESCALATED and decision.is_final:
         from moderation.services import adjudication  # it builds on this module

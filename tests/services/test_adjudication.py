@@ -251,7 +251,7 @@ def test_the_first_reviewer_cannot_undo_the_replaced_decision(
     disagreement: SecondReview, senior: Any, rita: Any
 ) -> None:
     adjudicate(disagreement, senior, Verdict.NO_VIOLATION)
-    with pytest.raises(UndoRefused):
+    with pytest.raises(UndoRefused, match="settled the disagreement"):
         decision_undo(decision=disagreement.first_decision, user=rita)
 
 
