@@ -35,6 +35,10 @@
     var button = document.querySelector('button[data-key="' + key + '"]');
     if (button && !button.disabled) {
       event.preventDefault();
+      // While htmx sends a decision or puts the next item in place, a key is dropped: the
+      // new item's form is not wired to htmx until it settles (a click then would post it
+      // as a whole page), and a second decision must not ride on the first.
+      if (document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")) return;
       // A click (not requestSubmit) so htmx sends the button's verdict with the form.
       button.click();
       return;

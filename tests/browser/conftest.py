@@ -161,6 +161,8 @@ def shown_item(page: Page) -> int:
     assert match, page.url
     pk = int(match[1])
     expect(page.get_by_role("heading", name=re.compile(rf"^Item {pk}\b"))).to_be_visible()
+    # Settled: review.js drops keys while htmx is at work, as a person's next key would be.
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
     return pk
 
 
