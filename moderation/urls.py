@@ -27,6 +27,7 @@ urlpatterns = [
     path("items/<int:pk>/reveal/", items.item_reveal, name="item-reveal"),
     path("items/<int:pk>/undo/", items.item_undo, name="item-undo"),
     path("items/<int:pk>/overturn/", items.item_overturn, name="item-overturn"),
+    path("items/<int:pk>/release/", queue.item_release, name="item-release"),
     path("items/<int:pk>/gold/", gold.item_mark_gold, name="item-gold"),
     path(
         "subjects/<slug:organization>/<str:user_id_hash>/",

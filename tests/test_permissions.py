@@ -74,6 +74,7 @@ two-factor-recovery-codes |    login 403   405   405   405  |       login 403   
 quality-report-me      |       login 403   200   200   200  |       login 403   405   405   405
 ---------------------- senior pages: seniors and admins ---------------------------------------
 item-overturn          |       login 403   405   405   405  |       login 403   403   422   422
+item-release           |       login 403   403   405   405  |       login 403   403   302   302
 subject-act            |       login 403   403   405   405  |       login 403   403   302   302
 enforcement            |       login 403   403   200   200  |       login 403   403   405   405
 proposal-decide        |       login 403   403   405   405  |       login 403   403   302   302

@@ -209,3 +209,26 @@ def claim_hand(*, item: FlaggedItem, user: User, now: datetime | None = None) ->
     item.claimed_at = now
     item.lease_expires_at = now + lease_length()
     item.save(update_fields=["state", "queue", "claimed_by", "claimed_at", "lease_expires_at"])
+
+
+@transaction.atomic
+def claim_release_by_senior(*, item: FlaggedItem, user: User) -> bool:
+    """A senior or admin (the view checks) gives back an item someone holds: it returns to
+    its queue (a golden serving is retired), recorded as a release by them naming the holder.
+    False, and nothing changes, if the item is no longer held."""
+    locked = (
+        FlaggedItem.objects.select_for_update(of=("self",))
+        .select_related("claimed_by")
+        .filter(pk=item.pk, state=ItemState.CLAIMED)
+        .first()
+    )
+    if locked is None:
+        return False
+    holder = locked.claimed_by.get_username() if locked.claimed_by else ""
+    _release(
+        locked,
+        user=user,
+        action=AuditAction.ITEM_RELEASE,
+        detail={"held_by": holder, "reason": "released by a senior"},
+    )
+    return True

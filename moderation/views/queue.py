@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import role_required
-from accounts.roles import Role
+from accounts.roles import Role, user_has_role
 from moderation import selectors
+from moderation.access import item_for_reviewer
 from moderation.models import Decision, FlaggedItem, ReviewQueue
 from moderation.services import claims, gold_serving
 from moderation.services.review import undoable_decision
@@ -95,8 +98,33 @@ def queue_index(request: SignedInRequest) -> HttpResponse:
             "held": claims.claim_held(user=request.user),
             "undo_offer": undo_offer(request),
             "check_feedback": check_feedback_pop(request),
+            **_held_section(request.user),
         },
     )
+
+
+HELD_SHOWN = 100
+
+
+def _held_section(user: User) -> dict[str, object]:
+    """Seniors and admins see who holds which item (golden servings left out)."""
+    if not user_has_role(user, Role.SENIOR):
+        return {}
+    rows, rest = selectors.held_items(limit=HELD_SHOWN)
+    return {"held_items": rows, "held_rest": rest, "held_section": True, "now": timezone.now()}
+
+
+@role_required(Role.SENIOR)
+@require_POST
+def item_release(request: SignedInRequest, pk: int) -> HttpResponse:
+    """A senior or admin gives back an item someone holds; it returns to its queue."""
+    item = item_for_reviewer(request, pk)
+    holder = item.claimed_by.get_username() if item.claimed_by else ""
+    if claims.claim_release_by_senior(item=item, user=request.user):
+        messages.success(request, f"Released item #{item.pk}: {holder} no longer holds it.")
+    else:
+        messages.info(request, f"Item #{item.pk} is no longer held by anyone: nothing changed.")
+    return redirect("queue")
 
 
 @role_required(Role.REVIEWER)
