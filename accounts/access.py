@@ -38,8 +38,15 @@ def role_required(
 
 
 # What a signed-in user without a role may still reach: logging in and out. The API
-# authenticates with keys, not users, and static files are public.
-ROLELESS_ALLOWED = ("/accounts/login/", "/accounts/logout/", "/api/", "/static/")
+# authenticates with keys, not users, static files and the health checks are public.
+ROLELESS_ALLOWED = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/api/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+)
 
 
 class RoleRequiredMiddleware:

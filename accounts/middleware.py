@@ -16,13 +16,16 @@ from accounts import two_factor
 from accounts.roles import user_role
 
 # What a user who must set up two-factor may still reach: the set-up page, logging in and
-# out. The API authenticates with keys, not users, and static files are public.
+# out. The API authenticates with keys, not users, static files and the health checks are
+# public.
 SETUP_ALLOWED = (
     "/accounts/two-factor/",
     "/accounts/login/",
     "/accounts/logout/",
     "/api/",
     "/static/",
+    "/healthz",
+    "/readyz",
 )
 
 

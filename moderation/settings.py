@@ -212,6 +212,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 MODQUEUE_HTTPS = env_bool("MODQUEUE_HTTPS", default=False)
 if MODQUEUE_HTTPS:
     SECURE_SSL_REDIRECT = True
+    # The proxy's health checks may come over plain HTTP, without X-Forwarded-Proto:
+    # /healthz and /readyz answer them rather than redirect (README, "Health checks").
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     # TLS usually ends at a proxy that forwards plain HTTP. The proxy must set this header on
     # every request and drop any the client sent: whoever can set it can claim HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

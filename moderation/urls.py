@@ -5,6 +5,7 @@ from moderation.views import (
     audit,
     enforcement,
     gold,
+    health,
     items,
     policy,
     privacy,
@@ -90,4 +91,6 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("moderation.api.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]

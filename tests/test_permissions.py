@@ -16,7 +16,8 @@ POSTs carry an empty body (CSRF checks are off in the test client): a permitted 
 answer 4xx for the missing fields; what matters is that a forbidden role gets 403 (or is sent
 to log in) and a permitted one does not. The API authenticates keys, not sessions, so its
 rows are the same for every column: 401 without a signature or Bearer token, 405 for a wrong
-method (CONTRACT §3).
+method (CONTRACT §3). So are the health checks' (README, "Health checks"): they answer anonymous
+load balancers; /readyz says 503 here because no RQ worker runs beside this test.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ api-flags              |       405   405   405   405   405  |       401   401   
 api-batch              |       401   401   401   401   401  |       405   405   405   405   405
 api-subject-lookup     |       405   405   405   405   405  |       401   401   401   401   401
 api-appeals            |       405   405   405   405   405  |       401   401   401   401   401
+---------------------- health checks: for load balancers, every column alike ------------------
+healthz                |       200   200   200   200   200  |       405   405   405   405   405
+readyz                 |       503   503   503   503   503  |       405   405   405   405   405
 """
 
 
