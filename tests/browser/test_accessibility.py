@@ -133,6 +133,15 @@ def _queue(world: World) -> str:
     return "/queue/"
 
 
+def _queue_held(world: World) -> str:
+    """Items waiting, and two held: rita's and vic's, for sam's "Held items"."""
+    _queue(world)
+    world.claimed("rita", prompt="Is this a threat?", signals=[signal("violence", 0.8)])
+    vic = UserFactory(username="vic", role=Role.REVIEWER)
+    assert claims.claim_next(user=vic) is not None
+    return "/queue/"
+
+
 def _item(world: World) -> str:
     item = world.claimed(
         "rita",
@@ -411,6 +420,7 @@ PAGES: dict[str, Visit] = {
     ),
     "queue": Visit("rita", _queue),
     "queue-empty": Visit("rita", _nothing("/queue/")),
+    "queue-held": Visit("sam", _queue_held),
     "item": Visit("rita", _item),
     "item-personal-data": Visit("rita", _item_personal_data),
     "item-critical-blurred": Visit("rita", _item_critical),
