@@ -26,7 +26,8 @@ from rq import Worker
 
 OK = "ok"
 NOT_USED = "not used"
-# A worker heartbeats at least every MODQUEUE_SWEEP_INTERVAL_SECONDS (15 s) while idle.
+# A worker heartbeats every MODQUEUE_SWEEP_INTERVAL_SECONDS (15 s) while idle, every 30 s
+# (RQ's job monitoring interval) while it runs a job.
 WORKER_SEEN_WITHIN = timedelta(seconds=60)
 # Each statement of the database checks; connecting is bounded by connect_timeout, when
 # DATABASE_URL sets it (`?connect_timeout=2`). Redis has its own 2 s connect and 5 s read
