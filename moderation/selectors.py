@@ -6,14 +6,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 
+from accounts.roles import RANK, Role, user_role
 from moderation.models import (
     GOLD_SUBJECT_HASH,
     WAITING_STATES,
+    ActionState,
     ApiKey,
+    Appeal,
+    AppealState,
     CategoryAlias,
     Decision,
+    Delivery,
+    DeliveryStatus,
     EnforcementAction,
     FlaggedItem,
     InboundBatch,
@@ -182,3 +201,39 @@ def subject_actions(subject: Subject) -> list[EnforcementAction]:
         .prefetch_related("appeals")
         .order_by("-created_at")
     )
+
+
+def _count(rows: QuerySet[Any]) -> Subquery:
+    """`(SELECT COUNT(*) FROM … WHERE …)` as a scalar subquery, to count beside others."""
+    counted = rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Subquery(counted, output_field=IntegerField())
+
+
+def nav_counts(user: User) -> dict[str, int]:
+    """What waits for the user's role, for the navigation's badges (CONTRACT §8 v2): for
+    seniors and admins the escalated items (`disagreements` of them from a blind second
+    review), the proposed removals and the open appeals; for admins also the failed
+    deliveries. One query, each figure a scalar subquery on a partial or state index;
+    reviewers (and the roleless) get nothing, without a query."""
+    role = user_role(user)
+    if role is None or RANK[role] < RANK[Role.SENIOR]:
+        return {}
+    escalated = FlaggedItem.objects.filter(state=ItemState.ESCALATED, gold__isnull=True)
+    figures: dict[str, Subquery] = {
+        "escalated": _count(escalated),
+        "disagreements": _count(
+            escalated.filter(
+                Exists(
+                    SecondReview.objects.filter(
+                        item_id=OuterRef("pk"), state=SecondReviewState.DISAGREED
+                    )
+                )
+            )
+        ),
+        "proposed": _count(EnforcementAction.objects.filter(state=ActionState.PROPOSED)),
+        "appeals": _count(Appeal.objects.filter(state=AppealState.OPEN)),
+    }
+    if RANK[role] >= RANK[Role.ADMIN]:
+        figures["failed_deliveries"] = _count(Delivery.objects.filter(status=DeliveryStatus.FAILED))
+    row = User.objects.filter(pk=user.pk).annotate(**figures).values(*figures).first()
+    return {name: value or 0 for name, value in (row or {}).items()}

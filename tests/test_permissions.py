@@ -63,6 +63,7 @@ login-code             |       302   302   302   302   302  |       302   302   
 home                   |       302   403   302   302   302  |       405   403   405   405   405
 queue                  |       login 403   200   200   200  |       login 403   405   405   405
 queue-next             |       login 403   405   405   405  |       login 403   302   302   302
+nav-counts             |       login 403   200   200   200  |       login 403   405   405   405
 item                   |       login 403   200   200   200  |       login 403   405   405   405
 item-decide            |       login 403   405   405   405  |       login 403   422   422   422
 item-lease             |       login 403   405   405   405  |       login 403   409   409   409

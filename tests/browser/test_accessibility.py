@@ -28,6 +28,8 @@ from playwright.sync_api import Page, Route
 from accounts.roles import Role
 from moderation.models import (
     ActionKind,
+    Delivery,
+    DeliveryStatus,
     FlaggedItem,
     PolicyCategory,
     QualitySettings,
@@ -264,6 +266,29 @@ def _enforcement(world: World) -> str:
     return "/enforcement/"
 
 
+def _nav_counts_admin(world: World) -> str:
+    """Every navigation count an admin sees (CONTRACT §8 v2): an escalated item (a second
+    review's disagreement), a removal proposal, an open appeal and a failed delivery."""
+    SecondReviewFactory(disagreed=True)
+    removed = world.violations("user-9", 1, "weapons")
+    proposal = removed.actions.get(state="proposed")
+    appeals.appeal_create(
+        organization=removed.organization,
+        user_id_hash=removed.user_id_hash,
+        action_id=str(removed.actions.get(kind=ActionKind.WARN).pk),
+        message="A quote from a film.",
+    )
+    Delivery.objects.create(
+        action=proposal,
+        organization=removed.organization,
+        webhook_id="msg_a11y_failed",
+        url="http://127.0.0.1:1/refused",
+        payload={},
+        status=DeliveryStatus.FAILED,
+    )
+    return "/queue/"
+
+
 def _thresholds(world: World) -> str:
     world.violations("user-3", 2, "fraud")
     world.violations("user-4", 3, "fraud", clean=1)
@@ -434,6 +459,7 @@ PAGES: dict[str, Visit] = {
     "subject": Visit("sam", _subject),
     "enforcement": Visit("sam", _enforcement),
     "thresholds": Visit("ada", _thresholds),
+    "nav-counts-admin": Visit("ada", _nav_counts_admin),
     "appeals": Visit("sam", _appeals),
     "policy-settings": Visit("ada", _policy),
     "quality-settings": Visit("ada", _quality_settings),
