@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,14 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
-from moderation.models import AuditAction, AuditEvent, Decision, EnforcementAction, FlaggedItem
+from moderation.models import (
+    AuditAction,
+    AuditEvent,
+    Decision,
+    EnforcementAction,
+    FlaggedItem,
+    QualitySettings,
+)
 from moderation.services.audit import audit_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -204,6 +212,12 @@ def manage_as(role: str, *argv: str, **env: str) -> subprocess.CompletedProcess[
 
 
 def test_the_app_works_with_only_the_app_roles_grants(app_role):
+    # No golden item or blind second review may take one of the five decisions aside: the
+    # subprocess draws for real (the default 5 % sampled one now and then), and this test is
+    # about grants, not sampling.
+    QualitySettings.objects.update_or_create(
+        pk=1, defaults={"gold_percent": Decimal(0), "second_review_percent": Decimal(0)}
+    )
     created = manage_as(app_role, "create_api_key", "classifier", "--organization", "acme")
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)
