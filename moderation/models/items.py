@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -128,6 +130,12 @@ class FlaggedItem(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.pk} ({self.organization_id}:{self.request_id})"
+
+    def held_since(self, user_id: int | None, now: datetime) -> datetime:
+        """When `user_id`'s claim on the item began, or `now` when they do not hold it (a
+        senior deciding an escalated item straight from its page): a decision's claimed_at."""
+        mine = self.state == ItemState.CLAIMED and self.claimed_by_id == user_id
+        return self.claimed_at if mine and self.claimed_at else now
 
     def release_to(self, state: str, **fields: object) -> None:
         """Move the item to `state`, held by nobody, with `fields` (its queue, decided_at)

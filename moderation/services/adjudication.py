@@ -124,8 +124,7 @@ def adjudication_record(
     first = Decision.objects.select_for_update().get(pk=review.first_decision_id)
     first_categories = list(first.categories.all())
     second_categories = list(review.categories.all())
-    mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == senior.pk
-    claimed_at = locked.claimed_at if mine and locked.claimed_at else now
+    claimed_at = locked.held_since(senior.pk, now)
     decision = decision_replace(
         first,
         locked,

@@ -259,8 +259,7 @@ def decision_record(
         )
         return waiting.first_decision
 
-    mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == reviewer.pk
-    claimed_at = locked.claimed_at if mine and locked.claimed_at else now
+    claimed_at = locked.held_since(reviewer.pk, now)
     decision = _new_decision(
         locked,
         reviewer=reviewer,

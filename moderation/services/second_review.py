@@ -144,8 +144,7 @@ def second_answer(
     """Record the second reviewer's answer on the locked item: agreed (same verdict) settles
     the item and counts the first decision; anything else is a disagreement for a senior."""
     first = review.first_decision
-    mine = locked.state == ItemState.CLAIMED and locked.claimed_by_id == reviewer.pk
-    claimed_at = locked.claimed_at if mine and locked.claimed_at else now
+    claimed_at = locked.held_since(reviewer.pk, now)
     agreed = verdict == first.verdict
     review.state = SecondReviewState.AGREED if agreed else SecondReviewState.DISAGREED
     review.reviewer = reviewer
