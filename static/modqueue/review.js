@@ -38,7 +38,11 @@
       // While htmx sends a decision or puts the next item in place, a key is dropped: the
       // new item's form is not wired to htmx until it settles (a click then would post it
       // as a whole page), and a second decision must not ride on the first.
-      if (document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")) return;
+      // Only the decision's own request and swap count: the lease renewal and the navigation
+      // counts poll in the background and must not eat a key.
+      var work = document.getElementById("work");
+      if ((form && form.classList.contains("htmx-request")) ||
+          (work && (work.classList.contains("htmx-swapping") || work.classList.contains("htmx-settling")))) return;
       // A click (not requestSubmit) so htmx sends the button's verdict with the form.
       button.click();
       return;
