@@ -117,7 +117,7 @@ def pending_items(
                 )
             )
         )
-        .order_by("-priority", "received_at")[:limit]
+        .order_by("due_at", "-priority", "id")[:limit]
     )
 
 

@@ -30,6 +30,7 @@ from accounts.two_factor import recovery_codes_replace
 from moderation import selectors
 from moderation.api.schema import validate_items
 from moderation.models import (
+    DEFAULT_TARGET_MINUTES,
     ActionState,
     ApiKey,
     Decision,
@@ -50,6 +51,7 @@ from moderation.models import (
     Subject,
     Verdict,
 )
+from moderation.services import sla
 from moderation.services.ingest import batch_accept, batch_process
 from moderation.services.policy import exception_grant
 from moderation.services.review import decision_record
@@ -115,6 +117,18 @@ class FlaggedItemFactory(factory.django.DjangoModelFactory):
     request_id = factory.Sequence(lambda n: f"req-{n}")
     prompt = "How do I pick a lock?"
     flagged_at = factory.Faker("date_time_this_month", tzinfo=__import__("datetime").UTC)
+    received_at = factory.LazyFunction(timezone.now)
+    queue = ReviewQueue.STANDARD
+    priority = 0
+    # In its queue since it was received, due as services/sla.py orders claims.
+    queued_at = factory.SelfAttribute("received_at")
+    due_at = factory.LazyAttribute(
+        lambda o: sla.due_at(
+            queued_at=o.queued_at,
+            target=timedelta(minutes=DEFAULT_TARGET_MINUTES[ReviewQueue(o.queue)]),
+            priority=o.priority,
+        )
+    )
 
 
 class SignalFactory(factory.django.DjangoModelFactory):

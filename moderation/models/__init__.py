@@ -14,6 +14,14 @@ from .enforcement import (
     Thresholds,
 )
 from .items import WAITING_STATES, FlaggedItem, ItemState, ReviewQueue, Signal
+from .operations import (
+    DEFAULT_TARGET_MINUTES,
+    AlertKind,
+    AlertSent,
+    QueueSample,
+    QueueTarget,
+    SavedFilter,
+)
 from .organizations import (
     ApiKey,
     ApiKeySecret,
@@ -40,6 +48,12 @@ from .quality import (
 from .subjects import Subject, SubjectStatus
 
 __all__ = [
+    "DEFAULT_TARGET_MINUTES",
+    "AlertKind",
+    "AlertSent",
+    "QueueSample",
+    "QueueTarget",
+    "SavedFilter",
     "GOLD_SUBJECT_HASH",
     "GoldItem",
     "GoldSet",

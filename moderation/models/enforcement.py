@@ -188,7 +188,9 @@ class Delivery(models.Model):
         indexes = [
             models.Index(
                 "next_attempt_at", name="delivery_due_idx", condition=models.Q(status="pending")
-            )
+            ),
+            # Delivery success and time to action on the operations dashboard.
+            models.Index("created_at", name="delivery_created_idx"),
         ]
 
     def __str__(self) -> str:

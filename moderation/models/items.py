@@ -41,6 +41,16 @@ class ItemState(models.TextChoices):
     RETIRED = "retired", "Golden item not decided"
 
 
+# The text search document of an item (PostgreSQL): its prompt, response and every turn's
+# content, English stemming. Migration 0016 puts a GIN index on exactly this expression;
+# a search must use it verbatim for PostgreSQL to use the index.
+SEARCH_DOCUMENT_SQL = (
+    "(to_tsvector('english'::regconfig, prompt || ' ' || response) || "
+    "jsonb_to_tsvector('english'::regconfig, "
+    "jsonb_path_query_array(coalesce(messages, '[]'::jsonb), '$[*].content'), "
+    "'[\"string\"]'))"
+)
+
 # The states in which an item waits in a queue for someone to claim it.
 WAITING_STATES = (ItemState.PENDING, ItemState.ESCALATED)
 
@@ -55,11 +65,22 @@ class FlaggedItem(models.Model):
     request_id = models.CharField(max_length=128)
     prompt = models.TextField()
     response = models.TextField(blank=True)
+    # The conversation, when the upstream sent one (CONTRACT §3 v2): a list of turns
+    # {"role": "system"|"user"|"assistant"|"tool", "content": str, "name": str (optional)}.
+    # `prompt` then holds the last user turn, for the pages and figures that read one text.
+    messages = models.JSONField(null=True, blank=True)
+    # Index into `messages` of the turn the classifier flagged.
+    flagged_turn = models.PositiveSmallIntegerField(null=True, blank=True)
     model = models.CharField(max_length=128, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     flagged_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    # The strongest signal weighted by its category's severity (services/ingest.py).
     priority = models.IntegerField(default=0)
+    # When the item entered its current queue (at ingest, or when escalated): its SLA clock.
+    queued_at = models.DateTimeField(default=timezone.now)
+    # The claim order: queued_at + the queue's target × (1 − urgency / 2) (services/sla.py).
+    due_at = models.DateTimeField(default=timezone.now)
     queue = models.CharField(
         max_length=12, choices=ReviewQueue.choices, default=ReviewQueue.STANDARD
     )
@@ -94,18 +115,18 @@ class FlaggedItem(models.Model):
             )
         ]
         indexes = [
-            # The next item to claim: highest priority, then oldest. Partial, so it stays the
-            # size of the backlog, not of the history; the claim walks it in order.
+            # The next item to claim: earliest due, then the stronger signal. Partial, so it
+            # stays the size of the backlog, not of the history; the claim walks it in order.
             models.Index(
+                "due_at",
                 models.F("priority").desc(),
-                "received_at",
                 name="item_waiting_idx",
                 condition=models.Q(state__in=["pending", "escalated"]),
             ),
-            # Per-queue counts on the queue page.
+            # Per-queue counts, oldest age and overdue items on the queue page and dashboard.
             models.Index(
                 "queue",
-                "received_at",
+                "queued_at",
                 name="item_waiting_queue_idx",
                 condition=models.Q(state__in=["pending", "escalated"]),
             ),
@@ -126,6 +147,12 @@ class FlaggedItem(models.Model):
             ),
             # A subject's history, newest first.
             models.Index("subject", models.F("flagged_at").desc(), name="item_subject_idx"),
+            # Search (newest first, by keyset) and intake per hour on the dashboard.
+            models.Index(
+                models.F("received_at").desc(), models.F("id").desc(), name="item_received_idx"
+            ),
+            # Search by request id across organizations.
+            models.Index("request_id", name="item_request_idx"),
         ]
 
     def __str__(self) -> str:

@@ -121,7 +121,7 @@ def _first_free(items: QuerySet[FlaggedItem]) -> FlaggedItem | None:
     """The first of these items in review order that no one else is claiming right now."""
     return (
         items.select_for_update(skip_locked=True, of=("self",))
-        .order_by("-priority", "received_at")
+        .order_by("due_at", "-priority", "id")
         .first()
     )
 

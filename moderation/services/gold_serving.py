@@ -170,6 +170,8 @@ def gold_serve(
         received_at=received_at,
         priority=item_priority(signals=route.scored, age=now - received_at) if route.scored else 0,
         queue=route.queue,
+        queued_at=instead_of.queued_at,
+        due_at=instead_of.due_at,
         state=ItemState.CLAIMED,
         claimed_by=user,
         claimed_at=now,

@@ -36,7 +36,7 @@ from moderation.models import (
     Signal,
     Subject,
 )
-from moderation.services import policy
+from moderation.services import policy, sla
 from moderation.services.subjects import subject_hash
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
     sample_rate = PolicySettings.current().audit_sample_rate if any(excepted.values()) else 0.0
     slugs = {org_id: slug for slug, org_id in org_ids.items()}
 
+    queue_targets = sla.targets()
     items: list[FlaggedItem] = []
     for (org_id, request_id), item in fresh:
         flagged_at = parse_datetime(item["flagged_at"]) or received_at
@@ -184,6 +185,10 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
         if item.get("erased"):
             # Its user's words were erased while it waited in the batch: nothing to review.
             state, decided_at = ItemState.ERASED, None
+        priority = item_priority(
+            signals=zip((s["score"] for s in item["signals"]), severities, strict=True),
+            age=received_at - flagged_at,
+        )
         items.append(
             FlaggedItem(
                 organization_id=org_id,
@@ -196,11 +201,12 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
                 metadata=item["metadata"],
                 flagged_at=flagged_at,
                 received_at=batch.received_at,
-                priority=item_priority(
-                    signals=zip((s["score"] for s in item["signals"]), severities, strict=True),
-                    age=received_at - flagged_at,
-                ),
+                priority=priority,
                 queue=queue,
+                queued_at=batch.received_at,
+                due_at=sla.due_at(
+                    queued_at=batch.received_at, target=queue_targets[queue], priority=priority
+                ),
                 state=state,
                 decided_at=decided_at,
                 content_erased_at=received_at if item.get("erased") else None,

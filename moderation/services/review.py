@@ -30,7 +30,7 @@ from moderation.models import (
     Verdict,
     VoidReason,
 )
-from moderation.services import claims, policy, second_review
+from moderation.services import claims, policy, second_review, sla
 from moderation.services.audit import audit_record
 from moderation.services.claims import reviewable_queues
 from moderation.services.enforcement import enforcement_correct, enforcement_evaluate
@@ -275,7 +275,10 @@ def decision_record(
         locked.release_to(ItemState.RETIRED)
         action = AuditAction.ITEM_ESCALATE
     elif verdict == Verdict.ESCALATE:
-        locked.release_to(ItemState.ESCALATED, queue=ReviewQueue.ESCALATED)
+        locked.release_to(
+            ItemState.ESCALATED,
+            **sla.entering(queue=ReviewQueue.ESCALATED, priority=locked.priority, now=now),
+        )
         action = AuditAction.ITEM_ESCALATE
     else:
         locked.release_to(ItemState.DECIDED, decided_at=now)

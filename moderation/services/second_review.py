@@ -47,6 +47,7 @@ from moderation.models import (
     Subject,
     Verdict,
 )
+from moderation.services import sla
 from moderation.services.audit import audit_record
 from moderation.services.enforcement import enforcement_evaluate
 from moderation.services.enforcement_plan import enforcement_plan, situations_read
@@ -159,7 +160,10 @@ def second_answer(
     if agreed:
         locked.release_to(ItemState.DECIDED, decided_at=first.decided_at)
     else:
-        locked.release_to(ItemState.ESCALATED, queue=ReviewQueue.ESCALATED)
+        locked.release_to(
+            ItemState.ESCALATED,
+            **sla.entering(queue=ReviewQueue.ESCALATED, priority=locked.priority, now=now),
+        )
     audit_record(
         actor=reviewer,
         action=AuditAction.ITEM_DECIDE,

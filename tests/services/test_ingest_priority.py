@@ -75,9 +75,11 @@ def test_processed_items_are_routed_and_ordered_for_review(signed_key):
         "req_0004": "standard",
         "req_0005": "critical",
     }
-    # score × severity weight (critical 4, high 3, medium 2, low 1): 2.85, 2.8, 2.4, 1.8, 0.99
+    # Earliest due first (services/sla.py): the critical queue's 1 h target beats the standard
+    # queue's 24 h; within a queue, score × severity weight (critical 4, high 3, medium 2,
+    # low 1): 2.8, 2.4 in critical, then 2.85, 1.8, 0.99 in standard.
     order = [i.request_id for i in selectors.pending_items()]
-    assert order == ["req_0003", "req_0005", "req_0002", "req_0001", "req_0004"]
+    assert order == ["req_0005", "req_0002", "req_0003", "req_0001", "req_0004"]
     assert [i.request_id for i in selectors.pending_items(queue="critical")] == [
         "req_0005",
         "req_0002",
