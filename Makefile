@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_CONCURRENCY ?= 4
 WORKERS ?= 2
+# pytest-xdist processes for `make test` (each with its own test database and Redis database)
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist loadfile
 export DATABASE_URL_TEST_DEFAULT := postgres://postgres@127.0.0.1:5432/modqueue
 export REDIS_URL_TEST_DEFAULT := redis://127.0.0.1:6379/15
 
