@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from moderation.services import claims, deliveries, ingest, rates, retention
+from moderation.services import claims, deliveries, ingest, operations, rates, retention
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ def periodic() -> None:
         deliveries.deliveries_due,
         rates.rates_roll_forward,
         retention.retention_erase,
+        # At most one row per queue a minute, however often this runs (services/operations.py).
+        operations.queue_sample,
     ):
         try:
             task()

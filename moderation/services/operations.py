@@ -1,0 +1,580 @@
+"""The operations dashboard (issue 11, CONTRACT §8 v2 "operations"): how the queues stand
+against their service-level targets, how much comes in and goes out, how long items wait for a
+decision and actions for their delivery, and what each reviewer gets through. docs/operations.md
+gives each figure's formula.
+
+Read only, apart from the sampler. Every figure is an aggregate the database computes (counts
+grouped by hour, `percentile_cont` in PostgreSQL) over an indexed range of one period, so the
+page costs the same with a million items as with a thousand (tests/bench/operations.py). On
+SQLite (the demo) the percentiles are worked out in Python from the period's durations.
+
+The two sets of decisions the figures read:
+- work: every decision made in the period on a real (not golden) item, escalations included,
+  except those their own reviewer undid (taken back within the undo window, so not work done):
+  decisions per hour and per reviewer;
+- outcomes: the standing final decisions (violation or not) made in the period on real items,
+  except those that overturned an earlier one (a correction, not the item's first answer):
+  time to decision and SLA attainment.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from moderation.models import (
+    FINAL_VERDICTS,
+    WAITING_STATES,
+    Decision,
+    Delivery,
+    DeliveryStatus,
+    FlaggedItem,
+    QueueSample,
+    ReviewQueue,
+    VoidReason,
+)
+from moderation.services import sla
+
+# The periods a lead may choose: (its length, the width of one bar or point on the charts).
+PERIODS: dict[str, tuple[timedelta, timedelta]] = {
+    "24h": (timedelta(hours=24), timedelta(hours=1)),
+    "7d": (timedelta(days=7), timedelta(hours=6)),
+    "30d": (timedelta(days=30), timedelta(days=1)),
+}
+PERIOD_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
+DEFAULT_PERIOD = "24h"
+QUEUES: tuple[str, ...] = tuple(ReviewQueue.values)
+
+
+class PeriodError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    """`[start, end)`, cut into buckets of `step`. It ends at the top of the hour after `now`,
+    so the current hour is the last bucket and every bucket starts on a whole hour (UTC)."""
+
+    key: str
+    start: datetime
+    end: datetime
+    step: timedelta
+
+    @classmethod
+    def of(cls, key: str, *, now: datetime) -> Window:
+        if key not in PERIODS:
+            choices = ", ".join(PERIODS)
+            raise PeriodError(f"“{key}” is not a period; choose one of {choices}.")
+        length, step = PERIODS[key]
+        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return cls(key=key, start=end - length, end=end, step=step)
+
+    @property
+    def label(self) -> str:
+        return PERIOD_LABELS[self.key]
+
+    @property
+    def buckets(self) -> list[datetime]:
+        count = int((self.end - self.start) / self.step)
+        return [self.start + n * self.step for n in range(count)]
+
+    def bucket_of(self, moment: datetime) -> int:
+        return int((moment - self.start) / self.step)
+
+
+# --- Percentiles --------------------------------------------------------------------------
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's continuous percentile (linear interpolation between the two nearest
+    values), of a number of seconds."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, *, fraction: float) -> None:
+        super().__init__(expression, fraction=float(fraction))
+
+
+def _epoch(expression: Any) -> Func:
+    return Func(
+        expression, template="EXTRACT(EPOCH FROM %(expressions)s)", output_field=FloatField()
+    )
+
+
+def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
+    """What `percentile_cont` gives, for SQLite and for the tests' hand computations."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How many durations, their median and 90th percentile, in seconds."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+def _spread(queryset: QuerySet[Any], duration: Any) -> Spread:
+    """The median and p90 of `duration` (an expression giving a timedelta) over the queryset."""
+    if connection.vendor == "postgresql":
+        seconds = _epoch(duration)
+        found = queryset.aggregate(
+            count=Count("pk"),
+            median=Percentile(seconds, fraction=0.5),
+            p90=Percentile(seconds, fraction=0.9),
+        )
+        return Spread(count=found["count"], median=found["median"], p90=found["p90"])
+    values = [
+        d.total_seconds()
+        for d in queryset.annotate(_d=ExpressionWrapper(duration, output_field=DurationField()))
+        .values_list("_d", flat=True)
+        .iterator()
+        if d is not None
+    ]
+    return Spread(len(values), percentile_cont(values, 0.5), percentile_cont(values, 0.9))
+
+
+# --- The figures --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueNow:
+    """A queue at the latest sample in the period (None when it was never sampled)."""
+
+    queue: str
+    label: str
+    target: timedelta
+    taken_at: datetime | None
+    depth: int | None
+    oldest_age_seconds: int | None
+    overdue: int | None
+
+
+@dataclass(frozen=True)
+class QueueBucket:
+    """The worst a queue stood in one bucket: its largest depth and oldest wait sampled."""
+
+    depth: int | None
+    oldest_age_seconds: int | None
+    overdue: int | None
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """Outcomes of the period from one queue: how many were decided within its target."""
+
+    queue: str
+    label: str
+    target: timedelta
+    decided: int
+    within: int
+
+    @property
+    def share(self) -> float | None:
+        return self.within / self.decided if self.decided else None
+
+
+@dataclass(frozen=True)
+class ReviewerLine:
+    reviewer_id: int
+    reviewer: str
+    decisions: int
+    # Hours (UTC, whole) in which they made at least one decision.
+    active_hours: int
+    handling: Spread
+
+    @property
+    def per_active_hour(self) -> float:
+        return self.decisions / self.active_hours if self.active_hours else 0.0
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """The webhook deliveries created in the period, by where they stand now."""
+
+    delivered: int
+    failed: int
+    pending: int
+
+    @property
+    def finished(self) -> int:
+        return self.delivered + self.failed
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.delivered / self.finished if self.finished else None
+
+
+@dataclass(frozen=True)
+class Operations:
+    window: Window
+    now: datetime
+    queues: list[QueueNow]
+    # Per queue, one QueueBucket per bucket of the window.
+    queue_series: dict[str, list[QueueBucket]]
+    intake: list[int]
+    decisions: list[int]
+    to_decision: Spread
+    to_action: Spread
+    attainment: list[Attainment]
+    reviewers: list[ReviewerLine]
+    deliveries: Deliveries
+
+    @property
+    def buckets(self) -> list[datetime]:
+        return self.window.buckets
+
+
+def work_decisions(window: Window) -> QuerySet[Decision]:
+    """Decisions made in the window on real items, escalations included, not those undone."""
+    return Decision.objects.filter(
+        decided_at__gte=window.start, decided_at__lt=window.end, item__gold__isnull=True
+    ).exclude(void_reason=VoidReason.UNDONE)
+
+
+def outcome_decisions(window: Window) -> QuerySet[Decision]:
+    """The standing final decisions made in the window on real items, not those that
+    overturned an earlier decision."""
+    return Decision.objects.filter(
+        decided_at__gte=window.start,
+        decided_at__lt=window.end,
+        voided_at__isnull=True,
+        verdict__in=FINAL_VERDICTS,
+        item__gold__isnull=True,
+    ).exclude(Exists(Decision.objects.filter(replaced_by=OuterRef("pk"))))
+
+
+def _per_bucket(window: Window, hours: Iterable[tuple[datetime, int]]) -> list[int]:
+    counts = [0] * len(window.buckets)
+    for hour, n in hours:
+        index = window.bucket_of(hour)
+        if 0 <= index < len(counts):
+            counts[index] += n
+    return counts
+
+
+def _hourly(queryset: QuerySet[Any], field: str) -> Iterable[tuple[datetime, int]]:
+    rows = queryset.annotate(hour=TruncHour(field)).values("hour").annotate(n=Count("pk"))
+    return ((row["hour"], row["n"]) for row in rows.order_by())
+
+
+def _queue_figures(
+    window: Window, targets: dict[str, timedelta]
+) -> tuple[list[QueueNow], dict[str, list[QueueBucket]]]:
+    samples = QueueSample.objects.filter(taken_at__gte=window.start, taken_at__lt=window.end)
+    rows = (
+        samples.annotate(hour=TruncHour("taken_at"))
+        .values("queue", "hour")
+        .annotate(depth=Max("depth"), oldest=Max("oldest_age_seconds"), overdue=Max("overdue"))
+        .order_by()
+    )
+    worst: dict[str, list[dict[str, int | None]]] = {
+        q: [{"depth": None, "oldest": None, "overdue": None} for _ in window.buckets]
+        for q in QUEUES
+    }
+    for row in rows:
+        index = window.bucket_of(row["hour"])
+        if row["queue"] not in worst or not 0 <= index < len(window.buckets):
+            continue
+        cell = worst[row["queue"]][index]
+        for name in ("depth", "oldest", "overdue"):
+            value, before = row[name], cell[name]
+            cell[name] = (
+                value if before is None or (value is not None and value > before) else before
+            )
+    series = {
+        q: [QueueBucket(c["depth"], c["oldest"], c["overdue"]) for c in cells]
+        for q, cells in worst.items()
+    }
+    # The newest sample of each queue: one indexed look-up per queue.
+    latest = []
+    for queue in QUEUES:
+        sample = samples.filter(queue=queue).order_by("-taken_at").first()
+        latest.append(
+            QueueNow(
+                queue=queue,
+                label=ReviewQueue(queue).label,
+                target=targets[queue],
+                taken_at=sample.taken_at if sample else None,
+                depth=sample.depth if sample else None,
+                oldest_age_seconds=sample.oldest_age_seconds if sample else None,
+                overdue=sample.overdue if sample else None,
+            )
+        )
+    return latest, series
+
+
+def _attainment(window: Window, targets: dict[str, timedelta]) -> list[Attainment]:
+    """Per queue the item was decided from: decided within the queue's target of queued_at
+    (the time it entered that queue: at ingest, or when escalated)."""
+    outcomes = outcome_decisions(window)
+    found = {}
+    for queue in QUEUES:
+        within = Q(decided_at__lte=F("item__queued_at") + targets[queue])
+        found[queue] = outcomes.filter(from_queue=queue).aggregate(
+            decided=Count("pk"), within=Count("pk", filter=within)
+        )
+    return [
+        Attainment(
+            queue=q,
+            label=ReviewQueue(q).label,
+            target=targets[q],
+            decided=found[q]["decided"],
+            within=found[q]["within"],
+        )
+        for q in QUEUES
+    ]
+
+
+def _reviewers(window: Window) -> list[ReviewerLine]:
+    work = work_decisions(window)
+    rows = list(
+        work.values("reviewer_id")
+        .annotate(n=Count("pk"), hours=Count(TruncHour("decided_at"), distinct=True))
+        .order_by()
+    )
+    names = dict(
+        get_user_model()
+        .objects.filter(pk__in=[r["reviewer_id"] for r in rows])
+        .values_list("pk", "username")
+    )
+    spreads: dict[int, Spread] = {}
+    if connection.vendor == "postgresql":
+        seconds = F("seconds_spent")
+        for row in (
+            work.values("reviewer_id")
+            .annotate(
+                n=Count("pk"),
+                median=Percentile(seconds, fraction=0.5),
+                p90=Percentile(seconds, fraction=0.9),
+            )
+            .order_by()
+        ):
+            spreads[row["reviewer_id"]] = Spread(row["n"], row["median"], row["p90"])
+    else:
+        by_reviewer: dict[int, list[float]] = defaultdict(list)
+        for reviewer, spent in work.values_list("reviewer_id", "seconds_spent").iterator():
+            by_reviewer[reviewer].append(float(spent))
+        for reviewer, values in by_reviewer.items():
+            spreads[reviewer] = Spread(
+                len(values), percentile_cont(values, 0.5), percentile_cont(values, 0.9)
+            )
+    lines = [
+        ReviewerLine(
+            reviewer_id=r["reviewer_id"],
+            reviewer=names.get(r["reviewer_id"], f"user {r['reviewer_id']}"),
+            decisions=r["n"],
+            active_hours=r["hours"],
+            handling=spreads[r["reviewer_id"]],
+        )
+        for r in rows
+    ]
+    return sorted(lines, key=lambda line: (-line.decisions, line.reviewer))
+
+
+def _to_action(window: Window) -> Spread:
+    """From the newest decision an action rested on to the delivery of that action, for the
+    deliveries created in the window and delivered since. Actions resting on no decision
+    (by hand, an upheld appeal, a correction) have no such time and are left out."""
+    newest_basis = Subquery(
+        Decision.objects.filter(enforcement_actions=OuterRef("action_id"))
+        .order_by("-decided_at")
+        .values("decided_at")[:1]
+    )
+    delivered = (
+        Delivery.objects.filter(
+            created_at__gte=window.start,
+            created_at__lt=window.end,
+            status=DeliveryStatus.DELIVERED,
+            delivered_at__isnull=False,
+        )
+        .annotate(basis_at=newest_basis)
+        .filter(basis_at__isnull=False)
+    )
+    return _spread(delivered, F("delivered_at") - F("basis_at"))
+
+
+def _deliveries(window: Window) -> Deliveries:
+    counts = dict(
+        Delivery.objects.filter(created_at__gte=window.start, created_at__lt=window.end)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("status", "n")
+    )
+    return Deliveries(
+        delivered=counts.get(DeliveryStatus.DELIVERED, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0),
+        pending=counts.get(DeliveryStatus.PENDING, 0),
+    )
+
+
+def operations_figures(*, period: str = DEFAULT_PERIOD, now: datetime) -> Operations:
+    """Every figure of the dashboard for the period ending with the hour of `now`. A period
+    that is not one of PERIODS raises PeriodError."""
+    window = Window.of(period, now=now)
+    targets = sla.targets()
+    queues, series = _queue_figures(window, targets)
+    items = FlaggedItem.objects.filter(
+        received_at__gte=window.start, received_at__lt=window.end, gold__isnull=True
+    )
+    return Operations(
+        window=window,
+        now=now,
+        queues=queues,
+        queue_series=series,
+        intake=_per_bucket(window, _hourly(items, "received_at")),
+        decisions=_per_bucket(window, _hourly(work_decisions(window), "decided_at")),
+        to_decision=_spread(outcome_decisions(window), F("decided_at") - F("item__received_at")),
+        to_action=_to_action(window),
+        attainment=_attainment(window, targets),
+        reviewers=_reviewers(window),
+        deliveries=_deliveries(window),
+    )
+
+
+# --- The sampler --------------------------------------------------------------------------
+
+
+def queue_sample(now: datetime | None = None) -> int:
+    """Each queue's depth, oldest wait and overdue items at the minute of `now`: one row per
+    queue and minute, however many workers sweep in that minute (the unique (queue, taken_at)
+    drops a second worker's rows). Returns the rows written (0 when the minute was sampled)."""
+    now = now or timezone.now()
+    minute = now.replace(second=0, microsecond=0)
+    sampled = QueueSample.objects.filter(taken_at=minute)
+    before = sampled.count()
+    if before >= len(QUEUES):
+        # The sweep runs every few seconds: most find the minute done at this one count.
+        return 0
+    targets = sla.targets()
+    overdue = Q()
+    for queue, target in targets.items():
+        overdue |= Q(queue=queue, queued_at__lt=now - target)
+    rows = {
+        row["queue"]: row
+        for row in FlaggedItem.objects.filter(state__in=WAITING_STATES)
+        .values("queue")
+        .annotate(depth=Count("pk"), oldest=Min("queued_at"), overdue=Count("pk", filter=overdue))
+        .order_by()
+    }
+    samples = []
+    for queue in QUEUES:
+        row = rows.get(queue)
+        oldest = row["oldest"] if row else None
+        samples.append(
+            QueueSample(
+                taken_at=minute,
+                queue=queue,
+                depth=row["depth"] if row else 0,
+                oldest_age_seconds=None
+                if oldest is None
+                else max(0, int((now - oldest).total_seconds())),
+                overdue=row["overdue"] if row else 0,
+            )
+        )
+    QueueSample.objects.bulk_create(samples, ignore_conflicts=True)
+    return sampled.count() - before
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+CSV_HEADER = ("figure", "queue", "reviewer", "bucket_start", "value")
+
+
+def _number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def operations_csv(report: Operations, *, reviewer_name: Any = str) -> str:
+    """The figures in long form, one value a row: `figure,queue,reviewer,bucket_start,value`
+    (docs/operations.md lists the figures). An empty cell is "not applicable" or "no value"."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+
+    def row(
+        figure: str,
+        value: float | int | None,
+        *,
+        queue: str = "",
+        reviewer: str = "",
+        bucket: datetime | None = None,
+    ) -> None:
+        at = "" if bucket is None else bucket.strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer.writerow((figure, queue, reviewer, at, _number(value)))
+
+    row("period_start", None, bucket=report.window.start)
+    row("period_end", None, bucket=report.window.end)
+    for q in report.queues:
+        row("queue_target_seconds", int(q.target.total_seconds()), queue=q.queue)
+        row("queue_depth_now", q.depth, queue=q.queue, bucket=q.taken_at)
+        row("queue_oldest_age_seconds_now", q.oldest_age_seconds, queue=q.queue, bucket=q.taken_at)
+        row("queue_overdue_now", q.overdue, queue=q.queue, bucket=q.taken_at)
+    for queue, cells in report.queue_series.items():
+        for bucket, cell in zip(report.buckets, cells, strict=True):
+            row("queue_depth_max", cell.depth, queue=queue, bucket=bucket)
+            row("queue_oldest_age_seconds_max", cell.oldest_age_seconds, queue=queue, bucket=bucket)
+    for bucket, n in zip(report.buckets, report.intake, strict=True):
+        row("intake", n, bucket=bucket)
+    for bucket, n in zip(report.buckets, report.decisions, strict=True):
+        row("decisions", n, bucket=bucket)
+    for name, spread in (("to_decision", report.to_decision), ("to_action", report.to_action)):
+        row(f"{name}_count", spread.count)
+        row(f"{name}_median_seconds", spread.median)
+        row(f"{name}_p90_seconds", spread.p90)
+    for a in report.attainment:
+        row("sla_decided", a.decided, queue=a.queue)
+        row("sla_within_target", a.within, queue=a.queue)
+        row("sla_attainment", a.share, queue=a.queue)
+    for r in report.reviewers:
+        name = reviewer_name(r.reviewer)
+        row("reviewer_decisions", r.decisions, reviewer=name)
+        row("reviewer_active_hours", r.active_hours, reviewer=name)
+        row("reviewer_handling_median_seconds", r.handling.median, reviewer=name)
+        row("reviewer_handling_p90_seconds", r.handling.p90, reviewer=name)
+    d = report.deliveries
+    row("deliveries_delivered", d.delivered)
+    row("deliveries_failed", d.failed)
+    row("deliveries_pending", d.pending)
+    row("delivery_success_rate", d.success_rate)
+    return out.getvalue()
