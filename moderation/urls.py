@@ -42,8 +42,14 @@ urlpatterns = [
         subjects.subject_act,
         name="subject-act",
     ),
+    path(
+        "subjects/<slug:organization>/<str:user_id_hash>/decide-all/",
+        subjects.subject_decide_all,
+        name="subject-decide-all",
+    ),
     path("enforcement/", enforcement.enforcement_index, name="enforcement"),
     path("enforcement/<uuid:pk>/decide/", enforcement.proposal_decide, name="proposal-decide"),
+    path("enforcement/bulk/", enforcement.proposals_bulk, name="proposals-bulk"),
     path(
         "enforcement/deliveries/<int:pk>/redeliver/",
         enforcement.delivery_redeliver,

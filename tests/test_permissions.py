@@ -78,8 +78,10 @@ quality-report-me      |       login 403   200   200   200  |       login 403   
 item-overturn          |       login 403   405   405   405  |       login 403   403   422   422
 item-release           |       login 403   403   405   405  |       login 403   403   302   302
 subject-act            |       login 403   403   405   405  |       login 403   403   302   302
+subject-decide-all     |       login 403   403   405   405  |       login 403   403   422   422
 enforcement            |       login 403   403   200   200  |       login 403   403   405   405
 proposal-decide        |       login 403   403   405   405  |       login 403   403   302   302
+proposals-bulk         |       login 403   403   405   405  |       login 403   403   422   422
 appeals                |       login 403   403   200   200  |       login 403   403   405   405
 appeal-decide          |       login 403   403   405   405  |       login 403   403   302   302
 appeal-reveal-pii      |       login 403   403   405   405  |       login 403   403   302   302

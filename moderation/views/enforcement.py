@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -20,7 +21,7 @@ from moderation.models import (
     Delivery,
     EnforcementAction,
 )
-from moderation.services import deliveries, enforcement
+from moderation.services import bulk, deliveries, enforcement
 from moderation.views._types import SignedInRequest
 
 DELIVERIES_SHOWN = 50
@@ -120,6 +121,74 @@ def proposal_decide(request: SignedInRequest, pk: str) -> HttpResponse:
         messages.success(request, "Removal approved; the platform is being told.")
     else:
         messages.info(request, "Removal rejected.")
+    return redirect("enforcement")
+
+
+def _selected(values: list[str]) -> list[EnforcementAction] | None:
+    """The selected removal proposals, oldest first; None if any value is not one's id."""
+    try:
+        ids = {uuid.UUID(value) for value in values}
+    except ValueError:
+        return None
+    actions = list(
+        _proposals()
+        .select_related("approved_by")
+        .filter(pk__in=ids, kind=ActionKind.REMOVE)
+        .order_by("created_at")
+    )
+    return actions if len(actions) == len(ids) else None
+
+
+def _names(outcomes: list[tuple[EnforcementAction, str]]) -> str:
+    return "; ".join(f"{bulk.proposal_name(action)}: {why}" for action, why in outcomes)
+
+
+def _report(request: SignedInRequest, result: bulk.ProposalsResult) -> None:
+    verb = "approved" if result.decision == "approve" else "rejected"
+    if result.done:
+        listed = ", ".join(bulk.proposal_name(action) for action in result.done)
+        told = "; the platforms are being told" if result.decision == "approve" else ""
+        messages.success(request, f"{len(result.done)} {verb}: {listed}{told}.")
+    if result.refused:
+        messages.error(request, f"{len(result.refused)} refused: {_names(result.refused)}.")
+    if result.stale:
+        messages.info(
+            request, f"{len(result.stale)} no longer waiting, left as is: {_names(result.stale)}."
+        )
+
+
+@role_required(Role.SENIOR)
+@require_POST
+def proposals_bulk(request: SignedInRequest) -> HttpResponse:
+    """ "Approve selected" or "Reject selected": the first POST lists the selection and what
+    will happen, changing nothing; the one with `confirmed=1` approves or rejects each
+    proposal on its own (services/bulk.py), and reports what was done, refused and stale."""
+    chosen = request.POST.get("decision")
+    if chosen not in ("approve", "reject"):
+        return _index(request, error="Choose Approve selected or Reject selected.", status=422)
+    decision: bulk.ProposalVerdict = "approve" if chosen == "approve" else "reject"
+    values = request.POST.getlist("proposal")
+    if not values:
+        return _index(request, error="Select at least one proposed removal.", status=422)
+    actions = _selected(values)
+    if actions is None:
+        return _index(
+            request,
+            error="Some of the selected proposals do not exist; nothing was changed.",
+            status=422,
+        )
+    note = request.POST.get("note", "")
+    if request.POST.get("confirmed") != "1":
+        _with_items(actions, request.user)
+        return render(
+            request,
+            "moderation/confirm_bulk_proposals.html",
+            {"actions": actions, "decision": decision, "note": note},
+        )
+    _report(
+        request,
+        bulk.proposals_decide(actions=actions, user=request.user, decision=decision, note=note),
+    )
     return redirect("enforcement")
 
 

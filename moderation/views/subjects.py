@@ -15,8 +15,15 @@ from accounts.access import role_required
 from accounts.roles import Role, user_has_role
 from moderation import selectors
 from moderation.access import subject_for_reviewer
-from moderation.models import ActionKind, FlaggedItem, Organization, Subject
-from moderation.services import enforcement, gold_serving
+from moderation.models import (
+    ActionKind,
+    FlaggedItem,
+    Organization,
+    PolicyCategory,
+    Subject,
+    Verdict,
+)
+from moderation.services import bulk, enforcement, gold_serving, review
 from moderation.services.audit import audit_subject_view
 from moderation.services.thresholds import thresholds_for
 from moderation.views._types import SignedInRequest
@@ -38,7 +45,9 @@ def subject_detail(request: SignedInRequest, organization: str, user_id_hash: st
         return _subject_page(request, subject, history, actions=[])
     audit_subject_view(subject=subject, viewer=request.user)
     history = selectors.subject_history(subject, limit=200)
-    return _subject_page(request, subject, history, actions=selectors.subject_actions(subject))
+    return _subject_page(
+        request, subject, history, actions=selectors.subject_actions(subject), real=True
+    )
 
 
 def _stand_in_item(
@@ -53,8 +62,17 @@ def _stand_in_item(
 
 
 def _subject_page(
-    request: SignedInRequest, subject: Subject, history: list[FlaggedItem], *, actions: Any
+    request: SignedInRequest,
+    subject: Subject,
+    history: list[FlaggedItem],
+    *,
+    actions: Any,
+    real: bool = False,
+    status: int = 200,
+    **decide_all: Any,
 ) -> HttpResponse:
+    """The page; `real` for a user's own page (not a golden item's stand-in), where seniors
+    and admins get "Decide all pending"; `decide_all` keeps that form's input and error."""
     for item in history:
         # The one decision that counts for the item (CONTRACT §6 v2): the latest final one
         # neither undone nor overturned; the others stay listed, marked as what they became.
@@ -62,6 +80,8 @@ def _subject_page(
             (d for d in reversed(item.decisions.all()) if d.voided_at is None and d.is_final),
             None,
         )
+    can_act = user_has_role(request.user, Role.SENIOR)
+    pending = bulk.subject_pending(subject=subject, user=request.user) if can_act and real else None
     return render(
         request,
         "moderation/subject.html",
@@ -70,9 +90,14 @@ def _subject_page(
             "history": history,
             "window_days": thresholds_for(subject.organization).window_days,
             "actions": actions,
-            "can_act": user_has_role(request.user, Role.SENIOR),
+            "can_act": can_act,
             "action_kinds": ActionKind.choices,
+            "pending": pending,
+            "categories": [(category, None) for category in selectors.decision_categories()],
+            "checked": set(),
+            **decide_all,
         },
+        status=status,
     )
 
 
@@ -97,4 +122,76 @@ def subject_act(request: SignedInRequest, organization: str, user_id_hash: str) 
             )
         except enforcement.EnforcementRefused as refused:
             messages.error(request, str(refused))
+    return redirect("subject", organization=organization, user_id_hash=user_id_hash)
+
+
+def _decide_all_input(
+    request: SignedInRequest,
+) -> tuple[Verdict | None, list[PolicyCategory], str, str]:
+    """The verdict, categories and note sent, and what is wrong with them ("" if nothing)."""
+    chosen = request.POST.get("verdict", "")
+    verdict = Verdict(chosen) if chosen in Verdict.values else None
+    values = request.POST.getlist("categories")
+    ids = {int(v) for v in values if v.isdigit()}
+    categories = list(PolicyCategory.objects.filter(pk__in=ids).order_by("pk"))
+    note = request.POST.get("note", "")
+    if len(ids) != len(values) or len(categories) != len(ids):
+        return verdict, categories, note, "Choose policy categories from the list."
+    try:
+        bulk.decide_all_check(verdict=verdict, categories=categories, note=note)
+    except review.DecisionInvalid as invalid:
+        return verdict, categories, note, invalid.message
+    return verdict, categories, note, ""
+
+
+@role_required(Role.SENIOR)
+@require_POST
+def subject_decide_all(
+    request: SignedInRequest, organization: str, user_id_hash: str
+) -> HttpResponse:
+    """ "Decide all pending": one verdict, categories and note for every item of the user
+    still waiting that the senior may decide. The first POST shows how many items will be
+    decided and which are left out, changing nothing; the one with `confirmed=1` decides
+    each on its own (services/bulk.py)."""
+    subject = subject_for_reviewer(request, organization, user_id_hash)
+    verdict, categories, note, error = _decide_all_input(request)
+    if error or verdict is None:
+        history = selectors.subject_history(subject, limit=200)
+        return _subject_page(
+            request,
+            subject,
+            history,
+            actions=selectors.subject_actions(subject),
+            real=True,
+            status=422,
+            decide_all_error=error,
+            decide_all_verdict=request.POST.get("verdict", ""),
+            checked={c.pk for c in categories},
+            decide_all_note=note,
+        )
+    if request.POST.get("confirmed") != "1":
+        return render(
+            request,
+            "moderation/confirm_decide_all.html",
+            {
+                "subject": subject,
+                "pending": bulk.subject_pending(subject=subject, user=request.user),
+                "verdict": verdict,
+                "verdict_label": Verdict(verdict).label,
+                "chosen": categories,
+                "note": note,
+            },
+        )
+    result = bulk.subject_decide_all(
+        subject=subject, user=request.user, verdict=verdict, categories=categories, note=note
+    )
+    count = len(result.decided)
+    messages.success(
+        request,
+        f"{count} item{'s' if count != 1 else ''} decided as {Verdict(verdict).label}, "
+        "each its own decision.",
+    )
+    if result.skipped:
+        listed = "; ".join(f"#{item.pk}: {why}" for item, why in result.skipped)
+        messages.info(request, f"{len(result.skipped)} left as they were: {listed}.")
     return redirect("subject", organization=organization, user_id_hash=user_id_hash)
