@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -15,6 +16,10 @@ from moderation.services.subjects import USER_ID_HASH_PATTERN
 
 MAX_ITEMS = 500
 MAX_METADATA_BYTES = 8 * 1024
+# A conversation (CONTRACT §3 v2): 1 to 200 turns, all their text together (contents and
+# names) at most this many characters.
+MAX_TURNS = 200
+MAX_CONVERSATION_CHARS = 100_000
 # Deeper JSON than this is refused (400) before anything walks it recursively.
 MAX_DEPTH = 32
 # A clock a little ahead of ours is tolerated, as for webhook timestamps.
@@ -46,6 +51,17 @@ class SignalIn(BaseModel):
     score: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
+class TurnIn(BaseModel):
+    """One turn of a conversation. `name` is allowed on every role (a tool's name, or the
+    name a chat API gives a participant); the page shows it beside the role."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: Annotated[str, StringConstraints(max_length=MAX_CONVERSATION_CHARS)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -55,12 +71,15 @@ class ItemIn(BaseModel):
     user_id_hash: Annotated[str, StringConstraints(pattern=f"^{USER_ID_HASH_PATTERN}$")] | None = (
         None
     )
-    prompt: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    # Optional only beside `messages` (checked in _conversation_errors).
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=100_000)] | None = None
     response: Annotated[str, StringConstraints(max_length=100_000)] | None = None
     model: Annotated[str, StringConstraints(max_length=128)] | None = None
     flagged_at: Any = None  # checked by _parse_rfc3339, which names the rule broken
     signals: Annotated[list[SignalIn], Field(min_length=1, max_length=20)]
     metadata: dict[str, Any] | None = None
+    messages: Annotated[list[TurnIn], Field(min_length=1, max_length=MAX_TURNS)] | None = None
+    flagged_turn: Annotated[int, Field(ge=0)] | None = None
 
 
 def parse_body(raw: bytes) -> Any:
@@ -192,6 +211,9 @@ class ValidItem:
     flagged_at: datetime | None
     signals: list[tuple[str, str, str, float]]  # classifier, category slug, label, score
     metadata: dict[str, Any]
+    # The conversation as given, each turn {"role", "content"[, "name"]}, or None.
+    messages: list[dict[str, str]] | None = None
+    flagged_turn: int | None = None
 
 
 def validate_items(
@@ -249,13 +271,16 @@ def validate_items(
         if item_errors or parsed is None:
             errors.extend(item_errors)
             continue
+        turns = (
+            [t.model_dump(exclude_none=True) for t in parsed.messages] if parsed.messages else None
+        )
         valid.append(
             ValidItem(
                 request_id=parsed.request_id,
                 organization=parsed.organization or key_organization or "",
                 user_id=parsed.user_id,
                 user_id_hash=parsed.user_id_hash,
-                prompt=parsed.prompt,
+                prompt=parsed.prompt or _last_user_turn(turns or []),
                 response=parsed.response or "",
                 model=parsed.model or "",
                 flagged_at=flagged_at,
@@ -264,9 +289,17 @@ def validate_items(
                     for s in parsed.signals
                 ],
                 metadata=parsed.metadata or {},
+                messages=turns,
+                flagged_turn=parsed.flagged_turn if turns else None,
             )
         )
     return valid, errors
+
+
+def _last_user_turn(turns: list[dict[str, str]]) -> str:
+    """The prompt of a conversation sent without one: its last user turn."""
+    users = [t["content"] for t in turns if t["role"] == "user"]
+    return users[-1] if users else ""
 
 
 def _semantic_errors(
@@ -319,6 +352,8 @@ def _semantic_errors(
                     )
                 )
 
+    errors.extend(_conversation_errors(raw, at))
+
     metadata = raw.get("metadata")
     if isinstance(metadata, dict):
         serialized = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
@@ -327,6 +362,70 @@ def _semantic_errors(
             errors.append(
                 FieldError(
                     at("metadata"), f"at most {MAX_METADATA_BYTES} bytes serialized, got {size}"
+                )
+            )
+    return errors
+
+
+def _conversation_errors(raw: dict[str, Any], at: Callable[..., str]) -> list[FieldError]:
+    """`messages` and `flagged_turn` (CONTRACT §3 v2): a prompt or a conversation; without a
+    prompt the conversation's last user turn is the prompt, so it needs one with text; the
+    turns' text together within the limit; `flagged_turn` an index of one of the turns."""
+    errors: list[FieldError] = []
+    prompt, messages = raw.get("prompt"), raw.get("messages")
+    turns = messages if isinstance(messages, list) else None
+    if prompt is None and messages is None:
+        errors.append(FieldError(at("prompt"), "required: prompt or messages (or both)"))
+    if turns:
+        total = sum(
+            len(value)
+            for turn in turns
+            if isinstance(turn, dict)
+            for value in (turn.get("content"), turn.get("name"))
+            if isinstance(value, str)
+        )
+        if total > MAX_CONVERSATION_CHARS:
+            errors.append(
+                FieldError(
+                    at("messages"),
+                    f"all turns together at most {MAX_CONVERSATION_CHARS} characters "
+                    f"(contents and names), got {total}",
+                )
+            )
+        if prompt is None:
+            users = [
+                i for i, t in enumerate(turns) if isinstance(t, dict) and t.get("role") == "user"
+            ]
+            if not users:
+                errors.append(
+                    FieldError(
+                        at("messages"),
+                        "needs a user turn when prompt is not given (the prompt is then the "
+                        "last user turn)",
+                    )
+                )
+            elif turns[users[-1]].get("content") == "":
+                errors.append(
+                    FieldError(
+                        at("messages", users[-1], "content"),
+                        "the last user turn is the prompt when prompt is not given: "
+                        "it must not be empty",
+                    )
+                )
+    flagged = raw.get("flagged_turn")
+    if flagged is not None:
+        if messages is None:
+            errors.append(FieldError(at("flagged_turn"), "only with messages"))
+        elif (
+            turns
+            and isinstance(flagged, int)
+            and not isinstance(flagged, bool)
+            and flagged >= len(turns)
+        ):
+            errors.append(
+                FieldError(
+                    at("flagged_turn"),
+                    f"must be the index of a turn of messages: 0 to {len(turns) - 1}",
                 )
             )
     return errors

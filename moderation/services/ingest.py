@@ -81,6 +81,8 @@ def _stored_item(item: ValidItem, received_at: datetime) -> dict[str, Any]:
             for c, slug, label, score in item.signals
         ],
         "metadata": item.metadata,
+        "messages": item.messages,
+        "flagged_turn": item.flagged_turn,
     }
 
 
@@ -199,6 +201,9 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
                 response=item["response"],
                 model=item["model"],
                 metadata=item["metadata"],
+                # Batches stored before conversations (v2) have neither key.
+                messages=item.get("messages"),
+                flagged_turn=item.get("flagged_turn"),
                 flagged_at=flagged_at,
                 received_at=batch.received_at,
                 priority=priority,

@@ -151,6 +151,15 @@ def test_the_request_schema_takes_the_fixture_items_and_refuses_broken_ones(docu
     assert not message.is_valid({"items": []})
     assert not message.is_valid({"items": [item(n) for n in range(501)]})
     assert not message.is_valid({"items": [item(1)], "other": 1})
+    # v2: a conversation instead of the prompt, or beside it; never neither.
+    turns = [{"role": "user", "content": "hi"}, {"role": "tool", "content": "{}", "name": "s"}]
+    conversation = {k: v for k, v in item(3).items() if k != "prompt"}
+    assert message.is_valid({**conversation, "messages": turns, "flagged_turn": 1})
+    assert message.is_valid(item(4, messages=turns))
+    assert not message.is_valid(conversation)
+    assert not message.is_valid({**conversation, "messages": []})
+    assert not message.is_valid({**conversation, "messages": [{"role": "bot", "content": "x"}]})
+    assert not message.is_valid({**conversation, "messages": turns, "flagged_turn": -1})
 
 
 # ---------------------------------------------------------------- (b) the document and the URLs
