@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from moderation.services import claims, deliveries, ingest, operations, rates, retention
+from moderation.services import (
+    alerts,
+    claims,
+    deliveries,
+    ingest,
+    operations,
+    rates,
+    retention,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,8 @@ def periodic() -> None:
         retention.retention_erase,
         # At most one row per queue a minute, however often this runs (services/operations.py).
         operations.queue_sample,
+        # Only with MODQUEUE_ALERT_URL set; never raises (services/alerts.py).
+        alerts.alerts_send,
     ):
         try:
             task()

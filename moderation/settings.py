@@ -329,6 +329,12 @@ MODQUEUE_LEASE_SECONDS = env_int("MODQUEUE_LEASE_SECONDS", 600)
 # as nobody else has acted on the item since.
 MODQUEUE_UNDO_SECONDS = env_int("MODQUEUE_UNDO_SECONDS", 300)
 
+# --- Operations: metrics and alerts (issue 11; README "Metrics" and "Alerts") ------------
+# A Slack-compatible incoming webhook for SLA breaches and failed deliveries; unset, none sent.
+MODQUEUE_ALERT_URL = os.environ.get("MODQUEUE_ALERT_URL", "")
+# Where people reach modqueue, e.g. "https://review.example.com": the links in alerts.
+MODQUEUE_BASE_URL = os.environ.get("MODQUEUE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # --- Two-factor authentication and sessions (CONTRACT §8 v2) ----------------
 # Roles that must set up a second factor before they may use anything but the set-up page,
 # e.g. "admin,senior". Empty: two-factor is optional for everyone.
