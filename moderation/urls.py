@@ -12,6 +12,7 @@ from moderation.views import (
     privacy,
     quality_reports,
     quality_settings,
+    sla_settings,
     queue,
     reports,
     subjects,
@@ -57,6 +58,7 @@ urlpatterns = [
     ),
     path("settings/thresholds/", thresholds.thresholds_edit, name="thresholds"),
     path("settings/quality/", quality_settings.quality_settings_edit, name="quality-settings"),
+    path("settings/sla/", sla_settings.sla_settings_edit, name="sla-settings"),
     path("appeals/", appeals.appeals_index, name="appeals"),
     path("appeals/<uuid:pk>/decide/", appeals.appeal_decide, name="appeal-decide"),
     path(

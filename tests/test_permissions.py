@@ -34,7 +34,7 @@ from django.test.client import MULTIPART_CONTENT
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import Role
-from moderation.models import ActionKind, Delivery, Verdict
+from moderation.models import ActionKind, Delivery, SavedFilter, Verdict
 from moderation.services import appeals
 from moderation.services.organizations import api_key_create
 from tests.conftest import make_item
@@ -74,6 +74,9 @@ subject                |       login 403   200   200   200  |       login 403   
 two-factor             |       login 403   200   200   200  |       login 403   422   422   422
 two-factor-recovery-codes |    login 403   405   405   405  |       login 403   302   302   302
 quality-report-me      |       login 403   200   200   200  |       login 403   405   405   405
+items-search           |       login 403   200   200   200  |       login 403   405   405   405
+saved-filter-create    |       login 403   405   405   405  |       login 403   422   422   422
+saved-filter-delete    |       login 403   405   405   405  |       login 403   302   404   404
 ---------------------- senior pages: seniors and admins ---------------------------------------
 item-overturn          |       login 403   405   405   405  |       login 403   403   422   422
 item-release           |       login 403   403   405   405  |       login 403   403   302   302
@@ -218,6 +221,10 @@ class World:
         return item
 
     @cached_property
+    def saved_filter(self) -> Any:
+        return SavedFilter.objects.create(user=self.reviewer, name="Locks", query="q=lock")
+
+    @cached_property
     def proposal(self) -> Any:
         return reach_proposal(self.subject, self.reviewer)  # warned, restricted, then proposed
 
@@ -275,6 +282,8 @@ def path_of(route: Route, world: World) -> str:
         "delivery-redeliver": lambda: world.delivery.pk,
         "exception-revoke": lambda: world.exception.pk,
         "user-two-factor-reset": lambda: world.reviewer.pk,
+        # rita's own: she deletes it (302); nobody else finds it (404).
+        "saved-filter-delete": lambda: world.saved_filter.pk,
     }
     values = {
         "pk": pk_of.get(route.name, lambda: world.item.pk),

@@ -1,4 +1,4 @@
-"""Retention: prompt and response text goes N days after the item is decided.
+"""Retention: prompt, response and conversation text goes N days after the item is decided.
 
 Hashes, signals, categories, decisions, actions and counts stay, so rates and history
 remain true; only the words people wrote are removed.
@@ -17,9 +17,10 @@ CHUNK = 1000
 
 
 def content_erase_items(item_ids: list[int], *, now: datetime) -> int:
-    """Blank the text of these items (prompt, response, metadata); returns how many."""
+    """Blank the text of these items (prompt, response, metadata, every turn of a
+    conversation); returns how many. `flagged_turn`, an index, stays."""
     return FlaggedItem.objects.filter(pk__in=item_ids, content_erased_at__isnull=True).update(
-        prompt="", response="", metadata={}, content_erased_at=now
+        prompt="", response="", metadata={}, messages=None, content_erased_at=now
     )
 
 

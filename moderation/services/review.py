@@ -418,9 +418,18 @@ def decision_undo(*, decision: Decision, user: User, now: datetime | None = None
 
     # One item at a time: whatever the reviewer took up since goes back to its queue.
     claims.claims_release_held(user=user, reason="undo", keep=locked)
-    locked.queue = decision.from_queue
+    if locked.queue != decision.from_queue:
+        # An undone escalation: back to its first queue on that queue's clock, which ran from
+        # its arrival (only escalation moves an item between queues), not the escalation's.
+        locked.queue = decision.from_queue
+        locked.queued_at = locked.received_at
+        locked.due_at = sla.due_at(
+            queued_at=locked.received_at,
+            target=sla.target_for(locked.queue),
+            priority=locked.priority,
+        )
     locked.decided_at = None
-    locked.save(update_fields=["decided_at"])
+    locked.save(update_fields=["decided_at", "queued_at", "due_at"])
     claims.claim_hand(item=locked, user=user, now=now)
     audit_record(
         actor=user,

@@ -66,6 +66,8 @@ def subject_export(*, subject: Subject, actor: User | None, via: str) -> dict[st
                 "prompt": item.prompt,
                 "response": item.response,
                 "metadata": item.metadata,
+                "messages": item.messages,
+                "flagged_turn": item.flagged_turn,
                 "content_erased_at": _iso(item.content_erased_at),
                 "state": item.state,
                 "signals": [
@@ -120,9 +122,10 @@ def subject_export(*, subject: Subject, actor: User | None, via: str) -> dict[st
 
 @transaction.atomic
 def subject_erase(*, subject: Subject, actor: User | None, via: str) -> dict[str, int]:
-    """Erase the subject's words: prompts, responses, metadata, reviewers' notes on them, and
-    appeal messages; pending (and failed) batches not yet turned into items lose the text too.
-    Counts, decisions, categories and actions stay, anonymous behind the hash.
+    """Erase the subject's words: prompts, responses, conversations, metadata, reviewers'
+    notes on them, and appeal messages; pending (and failed) batches not yet turned into
+    items lose the text too. Counts, decisions, categories and actions stay, anonymous
+    behind the hash.
 
     Items nobody has decided yet (pending, claimed, escalated) leave the queues for good:
     with no words left there is nothing to judge, and a verdict on nothing would count
@@ -157,7 +160,7 @@ def subject_erase(*, subject: Subject, actor: User | None, via: str) -> dict[str
                 and entry.get("user_id_hash") == subject.user_id_hash
                 and not entry.get("erased")
             ):
-                entry.update(prompt="", response="", metadata={}, erased=True)
+                entry.update(prompt="", response="", metadata={}, messages=None, erased=True)
                 changed = True
                 pending += 1
         if changed:

@@ -25,9 +25,10 @@ BANDS = 10
 
 
 def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object]]:
-    """One JSON-ready row per decided item whose text is still held: the text (personal data
-    masked), the final verdict and categories, and the classifiers' scores. No user hash, no
-    organization, no request id: nothing that leads back to a person."""
+    """One JSON-ready row per decided item whose text is still held: the text and every turn
+    of a conversation (personal data masked), the final verdict and categories, and the
+    classifiers' scores. No user hash, no organization, no request id: nothing that leads
+    back to a person."""
     # Golden items are tests of reviewers, not data: the same text, served many times over.
     items = FlaggedItem.objects.filter(
         state=ItemState.DECIDED, content_erased_at__isnull=True, gold__isnull=True
@@ -48,6 +49,8 @@ def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object
         yield {
             "text": pii_mask(item.prompt),
             "response": pii_mask(item.response),
+            "messages": _turns_masked(item.messages),
+            "flagged_turn": item.flagged_turn if item.messages else None,
             "verdict": final.verdict,
             "violation": counted,
             "allowed_by_exception": final.allowed_by_id is not None,
@@ -63,6 +66,16 @@ def training_rows(*, since: datetime | None = None) -> Iterator[dict[str, object
             ],
             "decided_at": item.decided_at.isoformat() if item.decided_at else None,
         }
+
+
+def _turns_masked(turns: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    """A conversation's turns with personal data masked in every content and name."""
+    if not turns:
+        return None
+    return [
+        {key: pii_mask(value) if key in ("content", "name") else value for key, value in t.items()}
+        for t in turns
+    ]
 
 
 def training_jsonl(*, since: datetime | None = None) -> Iterator[str]:
