@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -20,6 +21,7 @@ from django.db.models import (
     Subquery,
     Window,
 )
+from django.utils import timezone
 
 from accounts.roles import RANK, Role, user_role
 from moderation.models import (
@@ -45,6 +47,7 @@ from moderation.models import (
     Signal,
     Subject,
 )
+from moderation.services import sla
 
 
 def category_labels() -> dict[str, str]:
@@ -76,25 +79,62 @@ def subject_find(*, organization: Organization, user_id_hash: str) -> Subject | 
     )
 
 
-def queue_summaries(queues: list[ReviewQueue] | None = None) -> list[dict[str, object]]:
-    """Per review queue: how many items wait in it and when the oldest arrived."""
+def queue_summaries(
+    queues: list[ReviewQueue] | None = None, *, now: datetime | None = None
+) -> list[dict[str, object]]:
+    """Per review queue: its target, how many items wait in it, when the oldest entered it,
+    and how many have waited past the target (overdue) or AT_RISK_SHARE of it (at risk). One
+    query over the waiting items' (queue, queued_at) index."""
+    now = now or timezone.now()
     shown = queues if queues is not None else list(ReviewQueue)
+    targets = sla.targets()
+    overdue = Q()
+    at_risk = Q()
+    for queue, target in targets.items():
+        overdue |= Q(queue=queue, queued_at__lt=now - target)
+        at_risk |= Q(
+            queue=queue,
+            queued_at__gte=now - target,
+            queued_at__lte=now - target * sla.AT_RISK_SHARE,
+        )
     rows: dict[str, Mapping[str, Any]] = {
         row["queue"]: row
         # A golden item is only ever claimed by one reviewer; never counted as waiting.
         for row in FlaggedItem.objects.filter(state__in=WAITING_STATES, gold__isnull=True)
         .values("queue")
-        .annotate(pending=Count("id"), oldest=Min("received_at"))
+        .annotate(
+            pending=Count("id"),
+            oldest=Min("queued_at"),
+            overdue=Count("id", filter=overdue),
+            at_risk=Count("id", filter=at_risk),
+        )
     }
     return [
         {
             "queue": queue.value,
             "label": queue.label,
+            "target": targets[queue.value],
+            "target_text": sla.target_text(targets[queue.value]),
             "pending": rows.get(queue.value, {}).get("pending", 0),
             "oldest": rows.get(queue.value, {}).get("oldest"),
+            "overdue": rows.get(queue.value, {}).get("overdue", 0),
+            "at_risk": rows.get(queue.value, {}).get("at_risk", 0),
         }
         for queue in shown
     ]
+
+
+def sla_marked(items: Iterable[FlaggedItem], *, now: datetime | None = None) -> list[FlaggedItem]:
+    """The items, each with its `standing` against its queue's target (services/sla.py: on
+    time, at risk or overdue) for the queue page."""
+    now = now or timezone.now()
+    targets = sla.targets()
+    marked = list(items)
+    for item in marked:
+        item.standing = sla.standing(  # type: ignore[attr-defined]
+            queued_at=item.queued_at, target=targets[item.queue], now=now
+        )
+    return marked
 
 
 def pending_items(

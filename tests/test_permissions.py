@@ -96,6 +96,7 @@ quality-report-csv     |       login 403   403   200   200  |       login 403   
 delivery-redeliver     |       login 403   403   403   405  |       login 403   403   403   302
 thresholds             |       login 403   403   403   200  |       login 403   403   403   422
 quality-settings       |       login 403   403   403   200  |       login 403   403   403   422
+sla-settings           |       login 403   403   403   200  |       login 403   403   403   422
 item-gold              |       login 403   403   403   405  |       login 403   403   403   422
 policy                 |       login 403   403   403   200  |       login 403   403   403   405
 exception-grant        |       login 403   403   403   405  |       login 403   403   403   302

@@ -50,6 +50,7 @@ class AuditAction(models.TextChoices):
     GOLD_MARK = "gold.mark", "Marked item as golden"
     QUALITY_SETTINGS = "quality.settings", "Changed quality settings"
     ITEM_ADJUDICATE = "item.adjudicate", "Adjudicated disagreement"
+    SLA_TARGETS = "sla.targets", "Changed SLA targets"
 
 
 class AuditEvent(models.Model):

@@ -87,12 +87,15 @@ def queue_index(request: SignedInRequest) -> HttpResponse:
     shown = request.GET.get("queue", "")
     if shown not in [q.value for q in allowed]:
         shown = ""
+    now = timezone.now()
+    items = selectors.pending_items(queue=shown or None, queues=allowed, limit=25)
     return render(
         request,
         "moderation/queue.html",
         {
-            "summaries": selectors.queue_summaries(allowed),
-            "items": selectors.pending_items(queue=shown or None, queues=allowed, limit=25),
+            "summaries": selectors.queue_summaries(allowed, now=now),
+            "items": selectors.sla_marked(items, now=now),
+            "now": now,
             "shown": shown,
             "shown_label": ReviewQueue(shown).label if shown else "",
             "held": claims.claim_held(user=request.user),
