@@ -8,6 +8,7 @@ from moderation.views import (
     health,
     items,
     nav,
+    operations,
     policy,
     privacy,
     quality_reports,
@@ -86,6 +87,8 @@ urlpatterns = [
     path("reports/quality/", quality_reports.quality_report_page, name="quality-report"),
     path("reports/quality.csv", quality_reports.quality_report_csv_view, name="quality-report-csv"),
     path("reports/quality/me/", quality_reports.quality_report_me, name="quality-report-me"),
+    path("reports/operations/", operations.operations_page, name="operations-report"),
+    path("reports/operations.csv", operations.operations_csv_view, name="operations-report-csv"),
     path("audit/", audit.audit_index, name="audit"),
     path("accounts/two-factor/", two_factor.two_factor_page, name="two-factor"),
     path(

@@ -92,6 +92,8 @@ classifier-report      |       login 403   403   200   200  |       login 403   
 classifier-report-csv  |       login 403   403   200   200  |       login 403   403   405   405
 quality-report         |       login 403   403   200   200  |       login 403   403   405   405
 quality-report-csv     |       login 403   403   200   200  |       login 403   403   405   405
+operations-report      |       login 403   403   200   200  |       login 403   403   405   405
+operations-report-csv  |       login 403   403   200   200  |       login 403   403   405   405
 ---------------------- admin pages: admins only ----------------------------------------------
 delivery-redeliver     |       login 403   403   403   405  |       login 403   403   403   302
 thresholds             |       login 403   403   403   200  |       login 403   403   403   422
