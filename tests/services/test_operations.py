@@ -86,7 +86,9 @@ def test_it_gives_sla_attainment_per_queue_decided_from(report: Operations):
 
 
 def test_it_follows_a_queue_target_the_admins_set(report: Operations):
-    QueueTarget.objects.update_or_create(queue=ReviewQueue.CRITICAL, defaults={"target_minutes": 150})
+    QueueTarget.objects.update_or_create(
+        queue=ReviewQueue.CRITICAL, defaults={"target_minutes": 150}
+    )
     found = operations_figures(period="24h", now=NOW)
     # C took 2 h, within 150 minutes now.
     assert [(a.within, a.decided) for a in found.attainment if a.queue == "critical"] == [(2, 2)]
