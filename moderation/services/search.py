@@ -267,7 +267,7 @@ def _matched_by(q: str) -> MatchedBy:
 
 
 def _subjects_starting(prefix: str) -> QuerySet[Subject]:
-    return Subject.objects.filter(user_id_hash__startswith=prefix).values("pk")
+    return Subject.objects.filter(user_id_hash__startswith=prefix)
 
 
 def _filtered(filters: SearchFilters, user: User, matched_by: MatchedBy) -> QuerySet[FlaggedItem]:

@@ -27,7 +27,7 @@ from moderation.models import (
     Verdict,
 )
 from moderation.services import search
-from moderation.services.pii import pii_spans
+from moderation.services.pii import Span, pii_spans
 from moderation.views._types import SignedInRequest
 
 FIELDS = ("q", "request", "user", "organization", "category", "verdict", "state", "queue")
@@ -73,9 +73,9 @@ def snippet(item: FlaggedItem, words: list[str]) -> SafeString:
             break
     spans = pii_spans(text)
     # Never start inside a masked span: begin at the span, which is then masked whole.
-    for span in spans:
-        if span.start < start < span.end:
-            start = span.start
+    for masked in spans:
+        if masked.start < start < masked.end:
+            start = masked.start
     if start:
         space = text.find(" ", start, start + 20)
         start = (
@@ -93,7 +93,8 @@ def snippet(item: FlaggedItem, words: list[str]) -> SafeString:
 
     out = ["…" if start else ""]
     shown, position = 0, start
-    for span in [*(s for s in spans if s.start >= start), None]:
+    ahead: list[Span | None] = [*(s for s in spans if s.start >= start), None]
+    for span in ahead:
         piece = text[position : span.start if span else len(text)]
         if shown + len(piece) > SNIPPET:
             out.append(plain(piece[: max(0, SNIPPET - shown - 1)]) + "…")
