@@ -38,7 +38,8 @@ def role_required(
 
 
 # What a signed-in user without a role may still reach: logging in and out. The API
-# authenticates with keys, not users, static files and the health checks are public.
+# authenticates with keys, not users, static files and the health checks are public;
+# /metrics takes its own bearer token.
 ROLELESS_ALLOWED = (
     "/accounts/login/",
     "/accounts/logout/",
@@ -46,6 +47,7 @@ ROLELESS_ALLOWED = (
     "/static/",
     "/healthz",
     "/readyz",
+    "/metrics",
 )
 
 

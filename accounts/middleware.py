@@ -17,7 +17,7 @@ from accounts.roles import user_role
 
 # What a user who must set up two-factor may still reach: the set-up page, logging in and
 # out. The API authenticates with keys, not users, static files and the health checks are
-# public.
+# public; /metrics takes its own bearer token.
 SETUP_ALLOWED = (
     "/accounts/two-factor/",
     "/accounts/login/",
@@ -26,6 +26,7 @@ SETUP_ALLOWED = (
     "/static/",
     "/healthz",
     "/readyz",
+    "/metrics",
 )
 
 

@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise, which answers /static/ itself with long caching: the rest, no-store.
     "moderation.middleware.NoStoreMiddleware",
+    # Times what the app answers, static files excepted (modqueue_http_request_duration_seconds).
+    "moderation.middleware.RequestLatencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -213,8 +215,9 @@ MODQUEUE_HTTPS = env_bool("MODQUEUE_HTTPS", default=False)
 if MODQUEUE_HTTPS:
     SECURE_SSL_REDIRECT = True
     # The proxy's health checks may come over plain HTTP, without X-Forwarded-Proto:
-    # /healthz and /readyz answer them rather than redirect (README, "Health checks").
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # /healthz and /readyz answer them rather than redirect (README, "Health checks"), and
+    # Prometheus scrapes each instance directly on its private address (docs/deploy.md).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     # TLS usually ends at a proxy that forwards plain HTTP. The proxy must set this header on
     # every request and drop any the client sent: whoever can set it can claim HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -330,6 +333,8 @@ MODQUEUE_LEASE_SECONDS = env_int("MODQUEUE_LEASE_SECONDS", 600)
 MODQUEUE_UNDO_SECONDS = env_int("MODQUEUE_UNDO_SECONDS", 300)
 
 # --- Operations: metrics and alerts (issue 11; README "Metrics" and "Alerts") ------------
+# The bearer token Prometheus scrapes /metrics with; unset, /metrics answers 404.
+MODQUEUE_METRICS_TOKEN = os.environ.get("MODQUEUE_METRICS_TOKEN", "")
 # A Slack-compatible incoming webhook for SLA breaches and failed deliveries; unset, none sent.
 MODQUEUE_ALERT_URL = os.environ.get("MODQUEUE_ALERT_URL", "")
 # Where people reach modqueue, e.g. "https://review.example.com": the links in alerts.

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from rq import Worker
 
+from moderation import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -24,6 +26,8 @@ class SweepingWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", settings.MODQUEUE_SWEEP_INTERVAL_SECONDS)
         super().__init__(*args, **kwargs)
+        # Before the first work horse is forked: they count into one file (moderation/metrics.py).
+        metrics.rq_worker_started()
 
     @property
     def dequeue_timeout(self) -> int:

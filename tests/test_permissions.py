@@ -17,7 +17,8 @@ answer 4xx for the missing fields; what matters is that a forbidden role gets 40
 to log in) and a permitted one does not. The API authenticates keys, not sessions, so its
 rows are the same for every column: 401 without a signature or Bearer token, 405 for a wrong
 method (CONTRACT §3). So are the health checks' (README, "Health checks"): they answer anonymous
-load balancers; /readyz says 503 here because no RQ worker runs beside this test.
+load balancers; /readyz says 503 here because no RQ worker runs beside this test. /metrics
+takes a bearer token, not a session, and is 404 here: no MODQUEUE_METRICS_TOKEN is set.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ api-appeals            |       405   405   405   405   405  |       401   401   
 ---------------------- health checks: for load balancers, every column alike ------------------
 healthz                |       200   200   200   200   200  |       405   405   405   405   405
 readyz                 |       503   503   503   503   503  |       405   405   405   405   405
+metrics                |       404   404   404   404   404  |       405   405   405   405   405
 """
 
 

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from moderation import queues
+from moderation import metrics, queues
 from moderation.models import (
     AuditAction,
     Delivery,
@@ -238,6 +238,9 @@ def delivery_attempt(*, delivery_id: int, manual: bool = False) -> DeliveryAttem
             delay = RETRY_DELAYS[index] * settings.MODQUEUE_RETRY_DELAY_SCALE
             delivery.next_attempt_at = now + timedelta(seconds=delay)
         delivery.save(update_fields=["status", "delivered_at", "next_attempt_at"])
+    metrics.DELIVERY_ATTEMPTS.labels(outcome="delivered" if attempt.ok else "failed").inc()
+    if delivery.status == DeliveryStatus.FAILED:
+        metrics.DELIVERIES_FAILED.inc()
     return attempt
 
 

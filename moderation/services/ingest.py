@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from moderation import queues
+from moderation import metrics, queues
 from moderation.api.schema import ValidItem
 from moderation.models import (
     SEVERITY_WEIGHT,
@@ -280,6 +280,7 @@ def batch_record_failure(*, batch_id: str, error: BaseException) -> None:
         batch.last_error = f"{type(error).__name__}: {error}"[:2000]
         if batch.attempts >= settings.MODQUEUE_INGEST_MAX_ATTEMPTS:
             batch.status = BatchStatus.FAILED
+            metrics.BATCHES_FAILED.inc()
             log.error("batch %s failed for good after %d attempts", batch_id, batch.attempts)
         batch.save(update_fields=["attempts", "last_error", "status"])
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
+from moderation import metrics
 from moderation.models import (
     AuditAction,
     AuditEvent,
@@ -168,6 +169,7 @@ def _new_decision(
     )
     if categories:
         decision.categories.set(categories)
+    transaction.on_commit(lambda: metrics.DECISIONS.labels(verdict=verdict).inc())
     return decision
 
 
