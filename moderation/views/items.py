@@ -34,6 +34,7 @@ from moderation.services import (
     reveals,
     second_review,
 )
+from moderation.services.conversations import item_conversation
 from moderation.services.pii import pii_spans
 from moderation.services.review import (
     ClaimConflict,
@@ -133,6 +134,7 @@ def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -
         else None
     )
     subject, history = _subject_shown(item)
+    conversation = item_conversation(item)
     return {
         "item": item,
         "signals": signals,
@@ -152,7 +154,12 @@ def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -
         "subject": subject,
         "history": history,
         "exceptions": policy.exceptions_active(organization_id=item.organization_id),
-        "has_pii": bool(pii_spans(item.prompt) or pii_spans(item.response)),
+        "conversation": conversation,
+        "has_pii": bool(
+            pii_spans(item.prompt)
+            or pii_spans(item.response)
+            or (conversation is not None and conversation.has_pii())
+        ),
         "pii_revealed": item.pk in set(request.session.get("pii_revealed", [])),
         # Undo for a decision on this item sits in its history; the bar offers the latest
         # decision on another item (the one just decided, when this is the next).
