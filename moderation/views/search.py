@@ -69,7 +69,8 @@ def snippet(item: FlaggedItem, words: list[str]) -> SafeString:
     for candidate in texts:
         match = found.search(candidate) if found else None
         if match:
-            text, start = candidate, max(0, match.start() - LEAD)
+            # Some context before the word, and no cut at all of a text that fits whole.
+            text, start = candidate, max(0, min(match.start() - LEAD, len(candidate) - SNIPPET))
             break
     spans = pii_spans(text)
     # Never start inside a masked span: begin at the span, which is then masked whole.
