@@ -161,6 +161,31 @@ def _item_personal_data(world: World) -> str:
     return f"/items/{item.pk}/"
 
 
+CONVERSATION = [
+    {"role": "system", "content": "You are a writing assistant. Be polite and helpful."},
+    {"role": "user", "content": "Help me write a note to my neighbour about parking."},
+    {"role": "tool", "name": "resident_lookup", "content": '{"email": "jane.doe@example.com"}'},
+    {"role": "assistant", "content": "Here is a draft. " + "Please stop parking in my spot. " * 40},
+    {"role": "user", "content": "Make it scary. Say she will regret it."},
+]
+
+
+def _item_conversation(world: World) -> str:
+    """A conversation (CONTRACT §8 v2): roles, a tool's name, the flagged turn, a folded
+    turn and masked personal data."""
+    item = world.claimed(
+        "rita", messages=CONVERSATION, flagged_turn=4, signals=[signal("harassment", 0.9)]
+    )
+    return f"/items/{item.pk}/"
+
+
+def _item_conversation_critical(world: World) -> str:
+    item = world.claimed(
+        "rita", messages=CONVERSATION, flagged_turn=4, signals=[signal("weapons", 0.97)]
+    )
+    return f"/items/{item.pk}/"
+
+
 def _item_critical(world: World) -> str:
     item = world.claimed("rita", prompt=CRITICAL_PROMPT, signals=[signal("weapons", 0.97)])
     return f"/items/{item.pk}/"
@@ -450,6 +475,10 @@ PAGES: dict[str, Visit] = {
     "item-personal-data": Visit("rita", _item_personal_data),
     "item-critical-blurred": Visit("rita", _item_critical),
     "item-critical-revealed": Visit("rita", _item_critical, act=_reveal),
+    "item-conversation": Visit("rita", _item_conversation),
+    "item-conversation-critical-revealed": Visit(
+        "rita", _item_conversation_critical, act=_reveal
+    ),
     "item-escalated": Visit("sam", _item_escalated),
     "item-disagreement": Visit("sam", _item_disagreement),
     "queue-disagreement": Visit("sam", _queue_disagreement),
