@@ -33,6 +33,7 @@ from moderation.models import (
     FlaggedItem,
     PolicyCategory,
     QualitySettings,
+    SavedFilter,
     Subject,
     Verdict,
 )
@@ -385,6 +386,22 @@ def _audit(world: World) -> str:
     return "/audit/"
 
 
+def _search(world: World) -> str:
+    """A word found in items with masked personal data, hidden critical text and a verdict;
+    rita has a saved search."""
+    item = world.claimed("rita", prompt=PII_PROMPT, signals=[signal("harassment", 0.86)])
+    world.decide(item, Verdict.VIOLATION, "harassment")
+    world.flag(
+        {"prompt": f"{CRITICAL_PROMPT} Ask my neighbour.", "signals": [signal("weapons", 0.9)]},
+        {
+            "prompt": "How loud may my neighbour's dog bark at night?",
+            "signals": [signal("other", 0.4)],
+        },
+    )
+    SavedFilter.objects.create(user=world.users["rita"], name="Neighbours", query="q=neighbour")
+    return "/items/?q=neighbour"
+
+
 def _two_factor_on(path: str) -> Callable[[World], str]:
     """rita has an authenticator app and recovery codes."""
 
@@ -503,6 +520,10 @@ PAGES: dict[str, Visit] = {
     "quality-me": Visit("rita", _quality("/reports/quality/me/"), act=_open_chart_tables),
     "quality-me-empty": Visit("rita", _nothing("/reports/quality/me/")),
     "audit": Visit("ada", _audit),
+    "search": Visit("rita", _search),
+    "search-bad-filters": Visit(
+        "rita", _nothing("/items/?q=lock&user=abc&since=2026-13-45"), status=400
+    ),
     "two-factor-set-up": Visit("rita", _nothing("/accounts/two-factor/")),
     "two-factor-wrong-code": Visit(
         "rita", _nothing("/accounts/two-factor/"), act=_verify(lambda page: "000000")
