@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -276,3 +277,51 @@ def _a_worker_pid(multiproc: Path) -> int:
 def test_the_scrape_registry_is_built_per_scrape_with_the_database_collector(token):
     text = metrics.scrape().decode()
     assert "modqueue_queue_depth" in text and "modqueue_decisions_total" in text
+
+
+# --- RQ workers in multiprocess mode --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rq_work_horses_count_into_one_file_per_worker(tmp_path: Path, acme, reviewer, redis_clean):
+    """Each job runs in its own forked work horse; their counts land in one file per worker
+    (not one per job), and the scrape adds them up."""
+    from django.conf import settings as django_settings
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+    from moderation.services.organizations import enforcement_endpoint_set
+    from tests.factories import SubjectFactory
+    from tests.processes import database_url_for_tests
+    from tests.webhooks import Receiver, receiving
+
+    with receiving(Receiver(fail_first=100, fail_status=503)) as receiver:
+        receiver.secret = enforcement_endpoint_set(
+            organization=acme, url=receiver.url, allow_private=True
+        )
+        for _ in range(3):  # three warnings, three delivery jobs queued on commit
+            decide(SubjectFactory(organization=acme), Verdict.VIOLATION, reviewer=reviewer)
+        queue = django_settings.RQ_QUEUES["enforcement"]
+        multiproc = tmp_path / "prometheus"
+        multiproc.mkdir()
+        worker = subprocess.run(
+            [sys.executable, "manage.py", "rqworker", "enforcement", "--burst"],
+            cwd=Path(django_settings.BASE_DIR),
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url_for_tests(),
+                "REDIS_URL": f"redis://{queue['HOST']}:{queue['PORT']}/{queue['DB']}",
+                "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert worker.returncode == 0, worker.stderr[-3000:]
+        assert len(receiver.all()) == 3
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(multiproc))
+    got = samples(generate_latest(registry).decode())
+    assert got['modqueue_delivery_attempts_total{outcome="failed"}'] == 3
+    horses = [p.name for p in multiproc.glob("counter_rqhorse-*.db")]
+    assert len(horses) == 1, sorted(p.name for p in multiproc.iterdir())
+    assert len(list(multiproc.glob("counter_*.db"))) <= 2  # the horses' and the worker's own
