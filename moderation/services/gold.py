@@ -262,6 +262,13 @@ def gold_mark_problem(item: FlaggedItem) -> str | None:
         return "This item is a golden item served for review; it cannot be marked again."
     if item.content_erased_at is not None or item.state == ItemState.ERASED:
         return "This item's text was erased; it cannot be marked as golden."
+    if item.messages:
+        # Golden items are a prompt and a response (import_gold, CONTRACT §2): a copy would
+        # drop the turns the decision was made on.
+        return (
+            "A conversation cannot be marked as golden: golden items are a prompt and a "
+            "response only."
+        )
     if item.state != ItemState.DECIDED or standing_final_decision(item) is None:
         return "Only a decided item, with a standing final decision, can be marked as golden."
     if item.second_reviews.filter(

@@ -136,6 +136,15 @@ def test_an_erased_item_is_refused(decided, admin_user):
     refused(decided, admin_user, "erased")
 
 
+def test_a_conversation_is_refused(decided, admin_user):
+    # Golden items stay a prompt and a response: a copy would drop the turns decided on.
+    FlaggedItem.objects.filter(pk=decided.pk).update(
+        messages=[{"role": "user", "content": "I will hurt you"}], flagged_turn=0
+    )
+    decided.refresh_from_db()
+    refused(decided, admin_user, "A conversation cannot be marked as golden")
+
+
 def test_a_served_golden_item_is_refused(acme, reviewer, admin_user):
     served = FlaggedItemFactory(subject__organization=acme, gold=GoldItemFactory(organization=acme))
     decide(served, Verdict.VIOLATION, reviewer=reviewer)
