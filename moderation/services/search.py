@@ -254,12 +254,12 @@ def _blind() -> Exists:
     return Exists(SecondReview.objects.filter(item=OuterRef("pk"), state=SecondReviewState.PENDING))
 
 
-def _matched_by(q: str) -> MatchedBy:
-    """What the one search box was given: a request id that exists, else a user id hash
-    prefix when it looks like one, else words."""
+def _matched_by(q: str, user: User) -> MatchedBy:
+    """What the one search box was given: a request id of an item the user may find, else a
+    user id hash prefix when it looks like one, else words."""
     if not q:
         return ""
-    if len(q) <= MAX_REQUEST_ID and FlaggedItem.objects.filter(request_id=q).exists():
+    if len(q) <= MAX_REQUEST_ID and visible_items(user).filter(request_id=q).exists():
         return "request id"
     if HASH_PREFIX.fullmatch(q.lower()):
         return "user id hash"
@@ -308,7 +308,7 @@ def search_items(
     *, filters: SearchFilters, user: User, after: Cursor | None = None, limit: int = PAGE
 ) -> SearchPage:
     """One page of the items found, newest first; `next_cursor` is "" on the last page."""
-    matched_by = _matched_by(filters.q)
+    matched_by = _matched_by(filters.q, user)
     items = _filtered(filters, user, matched_by)
     if after is not None:
         # Keyset: strictly after the last row shown, in (received_at desc, id desc) order.

@@ -195,6 +195,9 @@ def test_it_never_finds_golden_items_nor_the_reserved_subjects(reviewer, senior,
         assert found(user, q="lock") == [real.pk]
         assert found(user, q="g-1") == []
         assert found(user, organization="acme") == [real.pk]
+        # Not even the box's "matched by request id" tells a golden serving's id exists.
+        page = search.search_items(filters=SearchFilters(q="g-1"), user=user)
+        assert page.matched_by == "text"
 
 
 def test_it_shows_escalated_items_to_seniors_only_as_their_pages_do(reviewer, senior, alice):
