@@ -9,6 +9,7 @@ npm (package.json; `make test` runs `npm ci`) and is injected from node_modules,
 from __future__ import annotations
 
 import json
+import re
 from base64 import b32decode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -315,6 +316,41 @@ def _nav_counts_admin(world: World) -> str:
     return "/queue/"
 
 
+def _two_proposals(world: World) -> str:
+    # Two weapons violations by rita, each a removal proposal sam may approve.
+    world.violations("user-5", 1, "weapons")
+    world.violations("user-6", 1, "weapons")
+    return "/enforcement/"
+
+
+def _approve_selected(page: Page) -> None:
+    for box in page.get_by_role("checkbox", name=re.compile(r"^Select the removal")).all():
+        box.check()
+    page.get_by_role("button", name="Approve selected").click()
+    page.get_by_role("heading", name="Approve 2 removals?").wait_for()
+
+
+def _subject_pending(world: World) -> str:
+    # One item decided, three waiting: sam sees "Decide all pending".
+    subject = world.violations("user-8", 1, "fraud")
+    world.flag(
+        *(
+            {"user_id": "user-8", "prompt": f"Waiting {n}", "signals": [signal("fraud", 0.8)]}
+            for n in range(3)
+        )
+    )
+    return f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
+
+
+def _decide_all(page: Page) -> None:
+    form = page.get_by_role("region", name="Pending items")
+    form.get_by_role("radio", name="Violation", exact=True).check()
+    form.get_by_role("checkbox", name="Fraud and scams").check()
+    form.get_by_label("Note").fill("The same script each time.")
+    form.get_by_role("button", name="Decide all pending").click()
+    page.get_by_role("heading", name="Decide 3 items?").wait_for()
+
+
 def _thresholds(world: World) -> str:
     world.violations("user-3", 2, "fraud")
     world.violations("user-4", 3, "fraud", clean=1)
@@ -504,6 +540,9 @@ PAGES: dict[str, Visit] = {
     "item-mark-gold": Visit("ada", _item_mark_gold),
     "subject": Visit("sam", _subject),
     "enforcement": Visit("sam", _enforcement),
+    "enforcement-bulk-confirm": Visit("sam", _two_proposals, act=_approve_selected),
+    "subject-decide-all": Visit("sam", _subject_pending),
+    "subject-decide-all-confirm": Visit("sam", _subject_pending, act=_decide_all),
     "thresholds": Visit("ada", _thresholds),
     "nav-counts-admin": Visit("ada", _nav_counts_admin),
     "appeals": Visit("sam", _appeals),

@@ -185,6 +185,10 @@ def test_decide_all_asks_first_with_the_count(senior_client, waiting):
     page = response.content.decode()
     assert response.status_code == 200
     assert "Decide 3 items?" in page and ">Confirm</button>" in page
+    # The Confirm form carries what was chosen, and says it is the confirmation.
+    assert 'name="confirmed" value="1"' in page
+    assert 'name="verdict" value="violation"' in page
+    assert f'name="categories" value="{category("fraud").pk}"' in page
     assert not Decision.objects.filter(item__subject=waiting).exists()
 
 
