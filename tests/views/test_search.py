@@ -170,3 +170,11 @@ def test_the_nav_links_to_search(reviewer_client):
     assert '<a href="/items/" aria-current="page">Search</a>' in page_of(
         reviewer_client.get("/items/")
     )
+
+
+@pytest.mark.parametrize("q", ["the", "&|!:*()", "'", '"', "lock -", "-", "ééé", "🙂🙂", "a" * 500])
+def test_it_answers_any_words_without_an_error(reviewer_client, alice, q):
+    FlaggedItemFactory(subject=alice, prompt="the lock")
+    response = reviewer_client.get("/items/", {"q": q})
+    assert response.status_code == 200
+    assert response.context["page"] is not None
