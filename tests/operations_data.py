@@ -26,6 +26,7 @@ and one created on 9 March 10:00, before the window (delivered, left out).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -195,3 +196,149 @@ def fixed_data() -> Data:
         ]
     )
     return Data(alice=alice, bob=bob, carol=carol, decisions=d)
+
+
+# --- A busy few days, for the browser tests and the screenshot -----------------------------
+
+REVIEWERS = ("rita", "vic", "noor", "tomas", "ines")
+
+
+def demo_data(
+    *,
+    now: datetime,
+    days: int = 8,
+    seed: int = 11,
+    reviewers: list[Any] | None = None,
+    senior: Any = None,
+) -> None:
+    """`days` days of traffic up to `now`: items arriving on a daily rhythm, five reviewers and
+    a senior deciding them, a handful of escalations, actions delivered (a few failing) and a
+    queue sample every five minutes. Built with bulk inserts: a few thousand rows."""
+    import random
+
+    rng = random.Random(seed)
+    people = reviewers or [UserFactory(username=name, role=Role.REVIEWER) for name in REVIEWERS]
+    sam = senior or UserFactory(username="sam", role=Role.SENIOR)
+    user = SubjectFactory()
+    org = user.organization
+    hour0 = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=days)
+    items, plans = [], []
+    n = 0
+    for h in range(days * 24 + 1):
+        start = hour0 + timedelta(hours=h)
+        # Busy in the (UTC) afternoon, quiet at night.
+        rate = 14 + 10 * math.sin((start.hour - 9) / 24 * 2 * math.pi) + rng.uniform(-3, 3)
+        for _ in range(max(2, round(rate))):
+            received = start + timedelta(seconds=rng.randint(0, 3599))
+            if received >= now:
+                continue
+            critical = rng.random() < 0.12
+            queue = ReviewQueue.CRITICAL if critical else ReviewQueue.STANDARD
+            wait = rng.uniform(3, 75) * 60 if critical else rng.expovariate(1 / 5400)
+            decided = received + timedelta(seconds=wait)
+            # One in twenty standard items is escalated, and a senior decides it 1-5 h later.
+            escalated = None
+            if not critical and rng.random() < 0.05:
+                escalated, decided = decided, decided + timedelta(hours=rng.uniform(1, 5))
+            moved = escalated is not None and escalated < now
+            n += 1
+            items.append(
+                FlaggedItem(
+                    organization=org,
+                    subject=user,
+                    request_id=f"demo-{n}",
+                    prompt="demo",
+                    flagged_at=received,
+                    received_at=received,
+                    queued_at=escalated if moved else received,
+                    due_at=received,
+                    queue=ReviewQueue.ESCALATED if moved else queue,
+                    state=ItemState.DECIDED if decided < now else ItemState.PENDING,
+                )
+            )
+            plans.append((escalated, decided))
+    FlaggedItem.objects.bulk_create(items, batch_size=1000)
+    decisions = []
+    for item, (escalated, decided) in zip(items, plans, strict=True):
+        if escalated is not None and escalated < now:
+            took = rng.randint(30, 200)
+            decisions.append(
+                Decision(
+                    item=item,
+                    reviewer=rng.choice(people),
+                    verdict=Verdict.ESCALATE,
+                    from_queue=ReviewQueue.STANDARD,
+                    note="unsure",
+                    claimed_at=escalated - timedelta(seconds=took),
+                    decided_at=escalated,
+                    seconds_spent=took,
+                )
+            )
+        if decided >= now:
+            continue
+        who = sam if escalated or rng.random() < 0.06 else rng.choice(people)
+        spent = max(8, int(rng.gauss(50 + 15 * people.index(who) if who in people else 90, 20)))
+        verdict = Verdict.VIOLATION if rng.random() < 0.35 else Verdict.NO_VIOLATION
+        decisions.append(
+            Decision(
+                item=item,
+                reviewer=who,
+                verdict=verdict,
+                from_queue=item.queue,
+                claimed_at=decided - timedelta(seconds=spent),
+                decided_at=decided,
+                seconds_spent=spent,
+            )
+        )
+    Decision.objects.bulk_create(decisions, batch_size=1000)
+    for decision in decisions:
+        if decision.verdict != Verdict.VIOLATION or rng.random() > 0.3:
+            continue
+        created = decision.decided_at + timedelta(seconds=rng.randint(1, 20))
+        if created >= now:
+            continue
+        roll = rng.random()
+        status = (
+            DeliveryStatus.FAILED
+            if roll < 0.04
+            else DeliveryStatus.PENDING
+            if roll < 0.07
+            else DeliveryStatus.DELIVERED
+        )
+        done = created + timedelta(seconds=rng.randint(1, 240))
+        _delivery(
+            user,
+            [decision],
+            created,
+            status,
+            done if status == DeliveryStatus.DELIVERED and done < now else None,
+        )
+    samples = []
+    moment = hour0
+    while moment <= now:
+        t = (moment - hour0).total_seconds() / 3600
+        wave = math.sin((moment.hour + moment.minute / 60 - 11) / 24 * 2 * math.pi)
+        shapes = {
+            "standard": (60 + 45 * wave + rng.uniform(-6, 6), 3600 + 2600 * wave),
+            "critical": (3 + 3 * wave + rng.uniform(-1, 2), 1500 + 1500 * wave + 600 * math.sin(t)),
+            "escalated": (
+                6 + 3 * math.sin(t / 7) + rng.uniform(-1, 1),
+                5400 + 2400 * math.sin(t / 9),
+            ),
+            "audit": (2 + rng.uniform(-1, 1), 20000 + 8000 * math.sin(t / 13)),
+        }
+        for queue, (depth, age) in shapes.items():
+            depth = max(0, round(depth))
+            samples.append(
+                QueueSample(
+                    taken_at=moment.replace(second=0, microsecond=0),
+                    queue=queue,
+                    depth=depth,
+                    oldest_age_seconds=max(30, round(age + rng.uniform(-120, 120)))
+                    if depth
+                    else None,
+                    overdue=int(queue == "critical" and age > 3600),
+                )
+            )
+        moment += timedelta(minutes=5)
+    QueueSample.objects.bulk_create(samples, batch_size=2000)

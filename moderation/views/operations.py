@@ -30,6 +30,8 @@ from moderation.views.reports import csv_text
 # The charts' drawing box (SVG user units) and its plot area inside it.
 CHART_W, CHART_H = 640, 210
 LEFT, RIGHT, TOP, BOTTOM = 48, 628, 12, 170
+# The full-width chart (items in and decisions): twice as wide, the same height.
+WIDE_W, WIDE_RIGHT = 1280, 1268
 # Each queue's colour class on the charts, in the order they are drawn and listed.
 QUEUE_CLASSES = {
     "critical": "series-critical",
@@ -40,11 +42,12 @@ QUEUE_CLASSES = {
 
 
 def duration(seconds: float | None) -> str:
-    """A length of time as a lead reads it: 45 s, 2 min 05 s, 12 min, 3 h 05 min, 2 d 4 h."""
+    """A length of time as a lead reads it: 45 s, 2 min 05 s, 12 min, 3 h 05 min, 2 d 4 h
+    (seconds shown up to ten minutes: handling times are that short)."""
     if seconds is None:
         return "–"
     s = round(seconds)
-    if s < 90:
+    if s < 60:
         return f"{s} s"
     if s < 600:
         minutes, rest = divmod(s, 60)
@@ -53,9 +56,9 @@ def duration(seconds: float | None) -> str:
         return f"{round(s / 60)} min"
     if s < 48 * 3600:
         hours, minutes = divmod(round(s / 60), 60)
-        return f"{hours} h {minutes:02d} min"
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
     days, hours = divmod(round(s / 3600), 24)
-    return f"{days} d {hours} h"
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def percent(share: float | None) -> str:
@@ -71,16 +74,18 @@ def _bucket_name(moment: datetime, period: str) -> str:
     return f"{moment:%-d %b %H:%M}" if period != "30d" else f"{moment:%-d %b %H:%M} (24 h)"
 
 
-def _nice_max(value: float) -> float:
-    """The top of a scale: 1, 2 or 5 times a power of ten, at least `value` (and 1)."""
-    if value <= 1:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= value)
+def _scale_steps(value: float) -> tuple[float, float]:
+    """The top of a scale reaching `value` and its grid step: about four steps of 1, 2, 2.5
+    or 5 times a power of ten (2.5 only where it stays a whole number), never below 1."""
+    raw = max(value, 1) / 4
+    power = 10 ** math.floor(math.log10(raw))
+    choices = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)
+    step = max(1.0, next(m * power for m in choices if m * power >= raw))
+    return max(step, math.ceil(value / step) * step), step
 
 
-def _axis(buckets: list[datetime], period: str) -> tuple[Any, Any]:
-    slot = (RIGHT - LEFT) / max(1, len(buckets))
+def _axis(buckets: list[datetime], period: str, right: float = RIGHT) -> tuple[Any, Any]:
+    slot = (right - LEFT) / max(1, len(buckets))
 
     def x(n: int) -> float:
         return round(LEFT + slot * (n + 0.5), 1)
@@ -94,11 +99,14 @@ def _axis(buckets: list[datetime], period: str) -> tuple[Any, Any]:
     return x, ticks
 
 
-def _scale(top: float) -> tuple[Any, list[float]]:
-    def y(value: float) -> float:
-        return round(BOTTOM - (BOTTOM - TOP) * value / top, 1)
+def _scale(value: float) -> tuple[Any, list[float]]:
+    """y of a value on a scale reaching `value`, and the grid lines' values."""
+    top, step = _scale_steps(value)
 
-    return y, [top * k / 4 for k in range(5)]
+    def y(v: float) -> float:
+        return round(BOTTOM - (BOTTOM - TOP) * v / top, 1)
+
+    return y, [step * k for k in range(round(top / step) + 1)]
 
 
 def _lines(values: list[float | None], x: Any, y: Any) -> list[str]:
@@ -168,11 +176,10 @@ def _flow_chart(report: Operations) -> dict[str, Any]:
     """Intake and decisions per bucket as pairs of bars."""
     period = report.window.key
     buckets = report.buckets
-    top = _nice_max(max([*report.intake, *report.decisions, 1]))
-    y, grid = _scale(top)
-    slot = (RIGHT - LEFT) / max(1, len(buckets))
+    y, grid = _scale(max([*report.intake, *report.decisions, 1]))
+    slot = (WIDE_RIGHT - LEFT) / max(1, len(buckets))
     width = round(max(1.0, slot * 0.36), 1)
-    x, ticks = _axis(buckets, period)
+    x, ticks = _axis(buckets, period, right=WIDE_RIGHT)
     bars = []
     for n, bucket in enumerate(buckets):
         name = _bucket_name(bucket, period)
@@ -195,7 +202,7 @@ def _flow_chart(report: Operations) -> dict[str, Any]:
         "bars": bars,
         "grid": [{"y": y(v), "label": f"{v:g}"} for v in grid],
         "ticks": ticks,
-        "box": {"w": CHART_W, "h": CHART_H, "left": LEFT, "right": RIGHT, "bottom": BOTTOM},
+        "box": {"w": WIDE_W, "h": CHART_H, "left": LEFT, "right": WIDE_RIGHT, "bottom": BOTTOM},
         "rows": [
             {"bucket": _bucket_name(b, period), "intake": i, "decisions": d}
             for b, i, d in zip(buckets, report.intake, report.decisions, strict=True)
@@ -213,7 +220,7 @@ def _context(report: Operations) -> dict[str, Any]:
         (q.label, QUEUE_CLASSES[q.queue], [c.depth for c in report.queue_series[q.queue]])
         for q in queues
     ]
-    depth_top = _nice_max(max([v or 0 for _, _, values in depth_series for v in values] + [1]))
+    depth_top = max([v or 0 for _, _, values in depth_series for v in values] + [1])
     # The oldest wait as a share of the queue's target: 100 % is the target, on every queue.
     age_series: list[tuple[str, str, list[float | None]]] = [
         (
@@ -228,7 +235,7 @@ def _context(report: Operations) -> dict[str, Any]:
         )
         for q in queues
     ]
-    age_top = _nice_max(max([v or 0 for _, _, values in age_series for v in values] + [100]))
+    age_top = max([v or 0 for _, _, values in age_series for v in values] + [100])
     busiest = max([r.decisions for r in report.reviewers] + [1])
     sampled = [q for q in queues if q.taken_at is not None]
     return {

@@ -52,6 +52,7 @@ from tests.factories import (
     totp_code,
     two_factor_on,
 )
+from tests.operations_data import demo_data as operations_demo
 from tests.processes import free_port
 from tests.quality_data import demo_data
 from tests.webhooks import Receiver, receiving
@@ -410,6 +411,20 @@ def _quality(path: str) -> Callable[[World], str]:
     return build
 
 
+def _operations(world: World) -> str:
+    """Two days of traffic, queue samples and deliveries (tests/operations_data.py)."""
+    vic = UserFactory(username="vic", role=Role.REVIEWER)
+    operations_demo(
+        now=timezone.now(), days=2, reviewers=[world.users["rita"], vic], senior=world.users["sam"]
+    )
+    return "/reports/operations/"
+
+
+def _open_operations_tables(page: Page) -> None:
+    for summary in page.get_by_text("Figures by hour").all():
+        summary.click()
+
+
 def _open_chart_tables(page: Page) -> None:
     for summary in page.get_by_text("Figures by week").all():
         summary.click()
@@ -558,6 +573,9 @@ PAGES: dict[str, Visit] = {
     ),
     "quality-me": Visit("rita", _quality("/reports/quality/me/"), act=_open_chart_tables),
     "quality-me-empty": Visit("rita", _nothing("/reports/quality/me/")),
+    "operations": Visit("sam", _operations, act=_open_operations_tables),
+    "operations-empty": Visit("sam", _nothing("/reports/operations/?period=7d")),
+    "operations-bad-period": Visit("sam", _nothing("/reports/operations/?period=1y"), status=400),
     "audit": Visit("ada", _audit),
     "search": Visit("rita", _search),
     "search-bad-filters": Visit(
