@@ -128,6 +128,8 @@ def test_export_training_holds_nothing_that_leads_back_to_a_person(decided_items
         assert set(row) == {
             "text",
             "response",
+            "messages",
+            "flagged_turn",
             "verdict",
             "violation",
             "allowed_by_exception",
