@@ -266,6 +266,29 @@ def _quality_settings(world: World) -> str:
     return "/settings/quality/"
 
 
+def _sla_settings(world: World) -> str:
+    return "/settings/sla/"
+
+
+def _bad_target(page: Page) -> None:
+    page.get_by_label("Critical target").fill("0")
+    page.get_by_label("Standard target").fill("1.5")
+    page.get_by_label("Standard unit").select_option("minutes")
+    page.get_by_role("button", name="Save targets").click()
+    page.get_by_role("alert").wait_for()
+
+
+def _queue_sla(world: World) -> str:
+    """Standard items waiting past their target (overdue) and 20 of its 24 h (at risk)."""
+    late, risky, _ = world.flag(
+        *[{"prompt": f"Write a scam email {n}", "signals": [signal("fraud", 0.7)]} for n in "abc"]
+    )
+    now = timezone.now()
+    FlaggedItem.objects.filter(pk=late.pk).update(queued_at=now - timedelta(hours=30))
+    FlaggedItem.objects.filter(pk=risky.pk).update(queued_at=now - timedelta(hours=20))
+    return "/queue/"
+
+
 def _bad_percent(page: Page) -> None:
     page.get_by_label("Golden items (% of claims)").fill("150")
     page.get_by_role("button", name="Save", exact=True).click()
@@ -564,6 +587,9 @@ PAGES: dict[str, Visit] = {
     "policy-settings": Visit("ada", _policy),
     "quality-settings": Visit("ada", _quality_settings),
     "quality-settings-error": Visit("ada", _quality_settings, act=_bad_percent),
+    "sla-settings": Visit("ada", _sla_settings),
+    "sla-settings-error": Visit("ada", _sla_settings, act=_bad_target),
+    "queue-sla": Visit("rita", _queue_sla),
     "privacy": Visit("ada", _nothing("/privacy/")),
     "classifier-report": Visit("sam", _classifier_report),
     "quality-report": Visit("sam", _quality("/reports/quality/"), act=_open_chart_tables),
