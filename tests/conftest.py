@@ -215,14 +215,17 @@ def reviewer_decides(reviewer: Any) -> Callable[..., Subject]:
 
 
 def _reseed_migration_data() -> None:
-    """Put back what data migrations seed (policy categories, role groups).
+    """Put back what data migrations seed (policy categories, role groups, queue targets).
 
-    A transactional test ends by emptying every table, migration data included; pytest-django
-    runs those tests last, and each one starts by re-seeding.
+    A transactional test ends by emptying every table, migration data included. Under
+    pytest-xdist a worker may run any test after it, so the data is put back right after that
+    flush (`_reseed_after_flush`), and again as each transactional test starts.
     """
     import importlib
 
     from django.apps import apps
+
+    from moderation.models import DEFAULT_TARGET_MINUTES, QueueTarget
 
     for module in (
         "moderation.migrations.0002_seed_policy_categories",
@@ -231,6 +234,23 @@ def _reseed_migration_data() -> None:
         migration = importlib.import_module(module)
         seed = getattr(migration, "seed", None) or migration.create_groups
         seed(apps, None)
+    for queue, minutes in DEFAULT_TARGET_MINUTES.items():
+        QueueTarget.objects.get_or_create(queue=queue, defaults={"target_minutes": minutes})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reseed_after_flush() -> Iterator[None]:
+    """A transactional test's closing flush sends post_migrate (as `manage.py flush` does):
+    the migration data goes back at once, before the next test, whichever file it is in."""
+    from django.db.models.signals import post_migrate
+
+    def reseed(sender: Any, **kwargs: Any) -> None:
+        if getattr(sender, "label", "") == "moderation":
+            _reseed_migration_data()
+
+    post_migrate.connect(reseed, weak=False, dispatch_uid="tests-reseed-after-flush")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-reseed-after-flush")
 
 
 @pytest.fixture(scope="session", autouse=True)
