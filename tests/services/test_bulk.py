@@ -299,3 +299,27 @@ def test_the_outcome_equals_deciding_the_items_one_by_one(acme, reviewer, senior
     # Warned after the first, restricted on the way, and a removal proposed (critical).
     assert (status, violations, reviewed) == (SubjectStatus.RESTRICTED, 5, 5)
     assert ("remove", ActionState.PROPOSED) in [(kind, state) for kind, state, *_ in actions]
+
+
+def test_an_item_decided_by_someone_else_meanwhile_is_skipped_not_an_error(
+    acme, reviewer, senior, monkeypatch
+):
+    subject = SubjectFactory(organization=acme)
+    first, taken, last = (FlaggedItemFactory(subject=subject) for _ in range(3))
+    listed = bulk.subject_pending
+
+    def pending_then_rita_decides(**kwargs: Any) -> bulk.Pending:
+        found = listed(**kwargs)
+        decide(taken, N, reviewer=reviewer)  # between the listing and the decisions
+        return found
+
+    monkeypatch.setattr(bulk, "subject_pending", pending_then_rita_decides)
+    result = bulk.subject_decide_all(
+        subject=subject, user=senior, verdict=V, categories=categories("fraud"), note="scam"
+    )
+
+    assert [d.item_id for d in result.decided] == [first.pk, last.pk]
+    assert [(i.pk, why) for i, why in result.skipped] == [
+        (taken.pk, "This item has already been decided; your decision was not recorded.")
+    ]
+    assert Decision.objects.get(item=taken).reviewer == reviewer
