@@ -77,12 +77,13 @@ def test_the_queue_lists_the_pending_items_in_review_order(page, reviewer, corpu
     log_in(page, "rita", PASSWORD)
 
     table = page.get_by_role("table")
-    for name in ("Item", "Priority", "Queue", "Organization", "Signals", "Prompt", "Received"):
+    for name in ("Item", "Priority", "Queue", "Organization", "Signals", "Prompt", "Waiting"):
         expect(table.get_by_role("columnheader", name=name)).to_be_visible()
     rows = table.locator("tbody").get_by_role("row")
     expect(rows.first).to_be_visible()
     shown = [int(p) for p in rows.locator("td.num").all_inner_texts()]
-    # A page of the backlog (the view may cap it), highest priority first.
+    # A page of the backlog (the view may cap it), in claim order: earliest due first, which
+    # for items of one queue received together is the highest priority first.
     assert 10 <= len(shown) <= CORPUS_ITEMS
     assert shown == sorted(shown, reverse=True)
     assert shown == [i.priority for i in corpus_queue[: len(shown)]]
