@@ -394,26 +394,16 @@ def _attainment(window: Window, targets: dict[str, timedelta]) -> list[Attainmen
 
 
 def _reviewers(window: Window) -> list[ReviewerLine]:
-    work = work_decisions(window)
-    rows = list(
-        work.values("reviewer_id")
-        .annotate(n=Count("pk"), hours=Count(TruncHour("decided_at"), distinct=True))
-        .order_by()
-    )
-    names = dict(
-        get_user_model()
-        .objects.filter(pk__in=[r["reviewer_id"] for r in rows])
-        .values_list("pk", "username")
-    )
+    work = work_decisions(window).values("reviewer_id").order_by()
+    counted = {"n": Count("pk"), "hours": Count(TruncHour("decided_at"), distinct=True)}
     spreads: dict[int, Spread] = {}
     if connection.vendor == "postgresql":
-        for row in (
-            work.values("reviewer_id")
-            .annotate(n=Count("pk"), cut=Percentiles(F("seconds_spent")))
-            .order_by()
-        ):
+        # One pass: the counts and the percentiles of each reviewer together.
+        rows = list(work.annotate(**counted, cut=Percentiles(F("seconds_spent"))))
+        for row in rows:
             spreads[row["reviewer_id"]] = Spread(row["n"], *row["cut"])
     else:
+        rows = list(work.annotate(**counted))
         by_reviewer: dict[int, list[float]] = defaultdict(list)
         for reviewer, spent in work.values_list("reviewer_id", "seconds_spent").iterator():
             by_reviewer[reviewer].append(float(spent))
@@ -421,6 +411,11 @@ def _reviewers(window: Window) -> list[ReviewerLine]:
             spreads[reviewer] = Spread(
                 len(values), percentile_cont(values, 0.5), percentile_cont(values, 0.9)
             )
+    names = dict(
+        get_user_model()
+        .objects.filter(pk__in=[r["reviewer_id"] for r in rows])
+        .values_list("pk", "username")
+    )
     lines = [
         ReviewerLine(
             reviewer_id=r["reviewer_id"],

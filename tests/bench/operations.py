@@ -5,8 +5,9 @@ work: 1,000,000 items (a few thousand still waiting), a final decision on each o
 by one of 40 reviewers, a warning delivered for one violation in ten (some failing), and a
 queue sample every minute of the 30 days, all inserted with `INSERT … SELECT generate_series`,
 then ANALYZE. It starts the web app as `make serve` does, signs a senior in and loads the
-dashboard 20 times for each period after two warm-up loads. The target is the default page
-(the last 24 hours); the 7- and 30-day pages are printed beside it. See docs/performance.md.
+dashboard 20 times (the default page, the last 24 hours: the target) and 5 times each for 7
+and 30 days (printed beside it, no target), each after two warm-up loads.
+See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ sys.path.insert(0, str(ROOT))  # run as a plain script, it still finds the packa
 from tests.bench.claims import PASSWORD, PASSWORD_VAR, Reviewer, gunicorn, machine  # noqa: E402
 
 TARGET_P95_MS = 300.0
-LOADS, WARMUP = 20, 2
+# The target's page 20 times; the longer periods (not under the target) 5 times each.
+LOADS, OTHER_LOADS, WARMUP = 20, 5, 2
 
 LOAD_REVIEWERS = """
 INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email,
@@ -151,11 +153,11 @@ def prepare(url: str, env: dict[str, str], *, items: int, waiting: int) -> None:
     )
 
 
-def timed_loads(lead: Reviewer, path: str) -> list[float]:
+def timed_loads(lead: Reviewer, path: str, loads: int) -> list[float]:
     for _ in range(WARMUP):
         lead.send("GET", path)
     seconds = []
-    for _ in range(LOADS):
+    for _ in range(loads):
         began = time.perf_counter()
         status, _, page = lead.send("GET", path)
         seconds.append(time.perf_counter() - began)
@@ -188,7 +190,8 @@ def main() -> None:
     with gunicorn(env, "--workers 2", "--threads 1") as port:
         lead = Reviewer(port, "lead").login()
         for period in ("24h", "7d", "30d"):
-            results[period] = timed_loads(lead, f"/reports/operations/?period={period}")
+            loads = LOADS if period == "24h" else OTHER_LOADS
+            results[period] = timed_loads(lead, f"/reports/operations/?period={period}", loads)
     print(f"\ndate:     {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\nmachine:  {machine()}")
     print(f"load:     {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (1-minute average)")
     print(f"table:    {args.items} items over 30 days, {args.waiting} waiting")
@@ -196,12 +199,13 @@ def main() -> None:
         cut = quantiles(seconds, n=20)
         print(
             f"{period + ':':9} /reports/operations/?period={period:4} "
-            f"p50 {cut[9] * 1000:6.1f} ms  p95 {cut[18] * 1000:6.1f} ms  ({LOADS} loads)"
+            f"p50 {cut[9] * 1000:6.1f} ms  p95 {cut[18] * 1000:6.1f} ms  ({len(seconds)} loads)"
         )
     p95 = p95_ms(results["24h"])
     met = "MET" if p95 <= TARGET_P95_MS else "NOT MET"
     print(
-        f"target:   p95 {p95:.1f} ms (/reports/operations/, last 24 h) <= {TARGET_P95_MS:.0f} ms: {met}"
+        f"target:   p95 {p95:.1f} ms (/reports/operations/, last 24 h) "
+        f"<= {TARGET_P95_MS:.0f} ms: {met}"
     )
 
 
