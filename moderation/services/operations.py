@@ -354,9 +354,10 @@ def _queue_figures(
     return latest, series
 
 
-def _attainment(window: Window, targets: dict[str, timedelta]) -> list[Attainment]:
-    """Per queue the item was decided from: decided within the queue's target of queued_at
-    (the time it entered that queue: at ingest, or when escalated)."""
+def _outcomes(window: Window, targets: dict[str, timedelta]) -> tuple[Spread, list[Attainment]]:
+    """Time to decision over the outcomes, and per queue the item was decided from, how many
+    were decided within the queue's target of queued_at (the time it entered that queue: at
+    ingest, or when escalated). On PostgreSQL one pass over the period's outcomes."""
     target = Case(
         *[When(from_queue=q, then=Value(t)) for q, t in targets.items()],
         default=Value(timedelta(0)),
@@ -372,25 +373,32 @@ def _attainment(window: Window, targets: dict[str, timedelta]) -> list[Attainmen
             ),
         )
     )
-    found = {
-        row["from_queue"]: row
-        for row in outcome_decisions(window)
-        .annotate(target=target, in_time=in_time)
-        .values("from_queue")
-        .annotate(decided=Count("pk"), within=Count("pk", filter=Q(in_time=True)))
-        .order_by()
-    }
-    empty = {"decided": 0, "within": 0}
-    return [
+    outcomes = outcome_decisions(window).annotate(
+        received_at=_item_field("received_at"), target=target, in_time=in_time
+    )
+    took = F("decided_at") - F("received_at")
+    counts: dict[str, Any] = {}
+    for q in QUEUES:
+        counts[f"decided_{q}"] = Count("pk", filter=Q(from_queue=q))
+        counts[f"within_{q}"] = Count("pk", filter=Q(from_queue=q, in_time=True))
+    if connection.vendor == "postgresql":
+        found = outcomes.aggregate(count=Count("pk"), cut=Percentiles(_epoch(took)), **counts)
+        median, p90 = found["cut"] or (None, None)
+        spread = Spread(count=found["count"], median=median, p90=p90)
+    else:
+        found = outcomes.aggregate(**counts)
+        spread = _spread(outcomes, took)
+    attainment = [
         Attainment(
             queue=q,
             label=ReviewQueue(q).label,
             target=targets[q],
-            decided=found.get(q, empty)["decided"],
-            within=found.get(q, empty)["within"],
+            decided=found[f"decided_{q}"],
+            within=found[f"within_{q}"],
         )
         for q in QUEUES
     ]
+    return spread, attainment
 
 
 def _reviewers(window: Window) -> list[ReviewerLine]:
@@ -473,15 +481,18 @@ def operations_figures(*, period: str = DEFAULT_PERIOD, now: datetime) -> Operat
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # The aggregates read a few thousand rows each: compiling them (JIT, which their
-            # cost estimate would set off) takes longer than running them.
+            # cost estimate would set off) or starting parallel workers for them takes longer
+            # than running them.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         return _figures(window, now)
 
 
 def _figures(window: Window, now: datetime) -> Operations:
     targets = sla.targets()
     queues, series = _queue_figures(window, targets)
+    to_decision, attainment = _outcomes(window, targets)
     items = FlaggedItem.objects.filter(
         received_at__gte=window.start, received_at__lt=window.end, gold__isnull=True
     )
@@ -492,12 +503,9 @@ def _figures(window: Window, now: datetime) -> Operations:
         queue_series=series,
         intake=_per_bucket(window, _hourly(items, "received_at")),
         decisions=_per_bucket(window, _hourly(work_decisions(window), "decided_at")),
-        to_decision=_spread(
-            outcome_decisions(window).annotate(received_at=_item_field("received_at")),
-            F("decided_at") - F("received_at"),
-        ),
+        to_decision=to_decision,
         to_action=_to_action(window),
-        attainment=_attainment(window, targets),
+        attainment=attainment,
         reviewers=_reviewers(window),
         deliveries=_deliveries(window),
     )
