@@ -37,7 +37,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -76,7 +75,6 @@ PERIODS: dict[str, tuple[timedelta, timedelta]] = {
 PERIOD_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
 DEFAULT_PERIOD = "24h"
 QUEUES: tuple[str, ...] = tuple(ReviewQueue.values)
-NO_LIMIT = 2**62
 
 
 class PeriodError(ValueError):
@@ -259,16 +257,10 @@ class Operations:
         return self.window.buckets
 
 
-def _golden_items() -> QuerySet[FlaggedItem]:
+def _golden_items() -> QuerySet[FlaggedItem, Any]:
     # A handful of rows, found on the gold foreign key's index: NOT IN them costs one hashed
     # look-up a decision, where a join to the items to read `gold` would scan them all.
     return FlaggedItem.objects.filter(gold__isnull=False).values("pk")
-
-
-def _item_field(name: str) -> Subquery:
-    """One column of the decision's item, read by primary key for each decision: the period's
-    decisions are a few thousand of a million items, and a join would scan every item."""
-    return Subquery(FlaggedItem.objects.filter(pk=OuterRef("item_id")).values(name)[:1])
 
 
 def work_decisions(window: Window) -> QuerySet[Decision]:
@@ -360,36 +352,23 @@ def _queue_figures(
 def _outcomes(window: Window, targets: dict[str, timedelta]) -> tuple[Spread, list[Attainment]]:
     """Time to decision over the outcomes, and per queue the item was decided from, how many
     were decided within the queue's target of queued_at (the time it entered that queue: at
-    ingest, or when escalated). On PostgreSQL one pass over the period's outcomes."""
+    ingest, or when escalated). On PostgreSQL one pass over the period's outcomes, each
+    joined to its item by primary key (operations_figures turns hash joins off: a hash join
+    would read all the items to find the period's few thousand)."""
     target = Case(
         *[When(from_queue=q, then=Value(t)) for q, t in targets.items()],
         default=Value(timedelta(0)),
         output_field=DurationField(),
     )
-    # Decided within the target: the item entered the queue no earlier than the target before
-    # the decision. One primary-key look-up a decision.
-    in_time = Exists(
-        FlaggedItem.objects.filter(
-            pk=OuterRef("item_id"),
-            queued_at__gte=ExpressionWrapper(
-                OuterRef("decided_at") - OuterRef("target"), output_field=DateTimeField()
-            ),
-        )
-    )
-    outcomes = outcome_decisions(window).annotate(
-        received_at=_item_field("received_at"), target=target, in_time=in_time
-    )
-    took = F("decided_at") - F("received_at")
+    deadline = ExpressionWrapper(F("item__queued_at") + F("target"), output_field=DateTimeField())
+    outcomes = outcome_decisions(window).annotate(target=target)
+    took = F("decided_at") - F("item__received_at")
     counts: dict[str, Any] = {}
     for q in QUEUES:
         counts[f"decided_{q}"] = Count("pk", filter=Q(from_queue=q))
-        counts[f"within_{q}"] = Count("pk", filter=Q(from_queue=q, in_time=True))
+        counts[f"within_{q}"] = Count("pk", filter=Q(from_queue=q, decided_at__lte=deadline))
     if connection.vendor == "postgresql":
-        # The LIMIT keeps PostgreSQL from pulling the inner query up into the aggregate, which
-        # would repeat each item look-up in every expression that names it.
-        found = outcomes.order_by()[:NO_LIMIT].aggregate(
-            count=Count("pk"), cut=Percentiles(_epoch(took)), **counts
-        )
+        found = outcomes.aggregate(count=Count("pk"), cut=Percentiles(_epoch(took)), **counts)
         median, p90 = found["cut"] or (None, None)
         spread = Spread(count=found["count"], median=median, p90=p90)
     else:
@@ -414,11 +393,13 @@ def _reviewers(window: Window) -> list[ReviewerLine]:
     spreads: dict[int, Spread] = {}
     if connection.vendor == "postgresql":
         # One pass: the counts and the percentiles of each reviewer together.
-        rows = list(work.annotate(**counted, cut=Percentiles(F("seconds_spent"))))
+        rows: list[dict[str, Any]] = list(
+            work.annotate(**counted, cut=Percentiles(F("seconds_spent")))  # type: ignore[arg-type]
+        )
         for row in rows:
             spreads[row["reviewer_id"]] = Spread(row["n"], *row["cut"])
     else:
-        rows = list(work.annotate(**counted))
+        rows = list(work.annotate(**counted))  # type: ignore[arg-type]
         by_reviewer: dict[int, list[float]] = defaultdict(list)
         for reviewer, spent in work.values_list("reviewer_id", "seconds_spent").iterator():
             by_reviewer[reviewer].append(float(spent))
@@ -490,9 +471,13 @@ def operations_figures(*, period: str = DEFAULT_PERIOD, now: datetime) -> Operat
             # The aggregates read a few thousand rows each: compiling them (JIT, which their
             # cost estimate would set off) or starting parallel workers for them takes longer
             # than running them.
+            # Nor may it join decisions to items by hashing: that reads every item, where the
+            # period's decisions need a few thousand, each found by primary key.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
                 cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                cursor.execute("SET LOCAL enable_hashjoin = off")
+                cursor.execute("SET LOCAL enable_mergejoin = off")
         return _figures(window, now)
 
 
