@@ -111,7 +111,8 @@ def _scale(value: float) -> tuple[Any, list[float]]:
 
 def _lines(values: list[float | None], x: Any, y: Any) -> list[str]:
     """Polylines through the points; a bucket without a value breaks the line."""
-    found, run = [], []
+    found: list[str] = []
+    run: list[str] = []
     for n, v in enumerate([*values, None]):
         if v is None:
             if run:
@@ -216,7 +217,7 @@ def _spread(spread: Spread) -> dict[str, Any]:
 
 def _context(report: Operations) -> dict[str, Any]:
     queues = report.queues
-    depth_series = [
+    depth_series: list[tuple[str, str, list[float | None]]] = [
         (q.label, QUEUE_CLASSES[q.queue], [c.depth for c in report.queue_series[q.queue]])
         for q in queues
     ]
@@ -237,7 +238,7 @@ def _context(report: Operations) -> dict[str, Any]:
     ]
     age_top = max([v or 0 for _, _, values in age_series for v in values] + [100])
     busiest = max([r.decisions for r in report.reviewers] + [1])
-    sampled = [q for q in queues if q.taken_at is not None]
+    sampled = [q.taken_at for q in queues if q.taken_at is not None]
     return {
         "report": report,
         "queues": [
@@ -251,7 +252,7 @@ def _context(report: Operations) -> dict[str, Any]:
             }
             for q in queues
         ],
-        "sampled_at": max((q.taken_at for q in sampled), default=None),
+        "sampled_at": max(sampled, default=None),
         "waiting": sum(q.depth or 0 for q in queues),
         "overdue": sum(q.overdue or 0 for q in queues),
         "depth_chart": _line_chart(
