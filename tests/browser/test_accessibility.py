@@ -567,9 +567,7 @@ PAGES: dict[str, Visit] = {
     "item-critical-blurred": Visit("rita", _item_critical),
     "item-critical-revealed": Visit("rita", _item_critical, act=_reveal),
     "item-conversation": Visit("rita", _item_conversation),
-    "item-conversation-critical-revealed": Visit(
-        "rita", _item_conversation_critical, act=_reveal
-    ),
+    "item-conversation-critical-revealed": Visit("rita", _item_conversation_critical, act=_reveal),
     "item-escalated": Visit("sam", _item_escalated),
     "item-disagreement": Visit("sam", _item_disagreement),
     "queue-disagreement": Visit("sam", _queue_disagreement),
