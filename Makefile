@@ -80,7 +80,7 @@ worker: $(VENV)/.installed
 		$(PY) manage.py rqworker ingest enforcement default & pids+=($$!); \
 	done; trap 'kill $${pids[*]} 2>/dev/null' INT TERM EXIT; wait
 
-## bench: ingest and claim throughput, and the operations dashboard at 1,000,000 items, on PostgreSQL
+## bench: ingest and claim throughput, the operations dashboard and the pages at 1,000,000 items, memory, and scaling out, on PostgreSQL
 bench: $(VENV)/.installed-test services
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
@@ -91,6 +91,12 @@ bench: $(VENV)/.installed-test services
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_operations} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(PY) tests/bench/operations.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_pages} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
+	$(PY) tests/bench/pages.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_scaling} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
+	$(PY) tests/bench/scaling.py
 
 ## lint: ruff (lint and format) and mypy with django-stubs; CI runs it before the tests
 lint: $(VENV)/.installed-test
