@@ -263,7 +263,9 @@ class SecondReviewFactory(factory.django.DjangoModelFactory):
             return
         FlaggedItem.objects.filter(pk=self.item_id).update(
             state=ItemState.ESCALATED,
-            queue=ReviewQueue.ESCALATED,
+            **sla.entering(
+                queue=ReviewQueue.ESCALATED, priority=self.item.priority, now=timezone.now()
+            ),
             claimed_by=None,
             claimed_at=None,
             lease_expires_at=None,
