@@ -3,7 +3,7 @@ per category, text masked then cut."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from moderation.models import Decision, PolicyCategory, Severity, Signal
-from moderation.services.pii import pii_spans
+from moderation.services.pii import Span, pii_spans
 from moderation.services.review import undo_window
 
 register = template.Library()
@@ -76,17 +76,30 @@ def masked(text: str, limit: int = 0, revealed: bool = False) -> SafeString:
     Masked first, cut second: personal data is found in the whole text, so a cut never leaves
     half an address unmasked, and a mask is shown whole or not at all.
     """
-    spans = [] if revealed else pii_spans(text)
+    return masked_from(text, [] if revealed else pii_spans(text), limit=limit)
+
+
+def masked_from(
+    text: str,
+    spans: list[Span],
+    *,
+    start: int = 0,
+    limit: int = 0,
+    plain: Callable[[str], str] = lambda piece: str(escape(piece)),
+) -> SafeString:
+    """`text` from `start`, each of `spans` (found in the whole text) shown as its mask, cut
+    to `limit` shown characters (0: whole); `plain` escapes (and may mark) the text between
+    masks. Search results use it for their snippets, the item page through `masked`."""
     out: list[str] = []
     shown = 0
-    position = 0
-    for span in [*spans, None]:
-        plain = text[position : span.start if span else len(text)]
-        if limit and shown + len(plain) > limit:
-            out.append(escape(plain[: max(0, limit - shown - 1)]) + "…")
+    position = start
+    for span in [*(s for s in spans if s.start >= start), None]:
+        piece = text[position : span.start if span else len(text)]
+        if limit and shown + len(piece) > limit:
+            out.append(plain(piece[: max(0, limit - shown - 1)]) + "…")
             break
-        out.append(escape(plain))
-        shown += len(plain)
+        out.append(plain(piece))
+        shown += len(piece)
         if span is None:
             break
         mask = f"[{span.kind}]"
@@ -96,7 +109,7 @@ def masked(text: str, limit: int = 0, revealed: bool = False) -> SafeString:
         out.append(f'<span class="pii" title="hidden {span.kind}">{mask}</span>')
         shown += len(mask)
         position = span.end
-    return mark_safe("".join(out))  # noqa: S308 - every piece of the text is escaped above
+    return mark_safe("".join(out))  # noqa: S308 - `plain` escapes every piece of the text
 
 
 @register.filter

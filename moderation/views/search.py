@@ -27,7 +27,8 @@ from moderation.models import (
     Verdict,
 )
 from moderation.services import search
-from moderation.services.pii import Span, pii_spans
+from moderation.services.pii import pii_spans
+from moderation.templatetags.console import masked_from
 from moderation.views._types import SignedInRequest
 
 FIELDS = ("q", "request", "user", "organization", "category", "verdict", "state", "queue")
@@ -92,26 +93,8 @@ def snippet(item: FlaggedItem, words: list[str]) -> SafeString:
             at = m.end()
         return "".join([*out, str(escape(piece[at:]))])
 
-    out = ["…" if start else ""]
-    shown, position = 0, start
-    ahead: list[Span | None] = [*(s for s in spans if s.start >= start), None]
-    for span in ahead:
-        piece = text[position : span.start if span else len(text)]
-        if shown + len(piece) > SNIPPET:
-            out.append(plain(piece[: max(0, SNIPPET - shown - 1)]) + "…")
-            break
-        out.append(plain(piece))
-        shown += len(piece)
-        if span is None:
-            break
-        mask = f"[{span.kind}]"
-        if shown + len(mask) > SNIPPET:
-            out.append("…")
-            break
-        out.append(f'<span class="pii" title="hidden {span.kind}">{mask}</span>')
-        shown += len(mask)
-        position = span.end
-    return mark_safe("".join(out))  # noqa: S308 - every piece of the text is escaped above
+    cut = masked_from(text, spans, start=start, limit=SNIPPET, plain=plain)
+    return mark_safe(("…" if start else "") + cut)  # noqa: S308 - masked_from escapes the text
 
 
 def _row(item: FlaggedItem, words: list[str]) -> Row:
