@@ -179,10 +179,17 @@ def item_signals(item: FlaggedItem) -> QuerySet[Signal]:
     return item.signals.select_related("category").order_by("-score")
 
 
-def subject_history(subject: Subject, *, limit: int = 50) -> list[FlaggedItem]:
+def subject_history(
+    subject: Subject, *, limit: int = 50, before: tuple[datetime, int] | None = None
+) -> list[FlaggedItem]:
     """The subject's items, newest first, each with its decisions (and `latest_decision`,
-    the latest one still standing: an undone or overturned verdict is no longer the item's)."""
-    return items_history(subject.items.all(), limit=limit)
+    the latest one still standing: an undone or overturned verdict is no longer the item's).
+    `before`, the (flagged_at, id) of the last item of a page: the items after it (older)."""
+    found = subject.items.all()
+    if before is not None:
+        at, pk = before
+        found = found.filter(Q(flagged_at__lt=at) | Q(flagged_at=at, pk__lt=pk))
+    return items_history(found, limit=limit)
 
 
 def items_history(found: QuerySet[FlaggedItem], *, limit: int = 50) -> list[FlaggedItem]:

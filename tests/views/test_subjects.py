@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,6 +19,7 @@ from moderation.models import (
 )
 from moderation.services import claims
 from moderation.services.organizations import enforcement_endpoint_set
+from moderation.views import subjects as subject_views
 from tests.factories import FlaggedItemFactory, SubjectFactory, decide
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +218,45 @@ def test_the_history_marks_undone_and_overturned_decisions_and_counts_only_final
     assert by_item[overturned.pk].standing_final.verdict == Verdict.NO_VIOLATION
     assert by_item[undone.pk].standing_final is None
     assert first.pk in {d.pk for d in by_item[overturned.pk].decisions.all()}
+
+
+def test_the_history_is_paged_newest_first_with_a_link_to_the_older_items(
+    client, reviewer, monkeypatch
+):
+    monkeypatch.setattr(subject_views, "HISTORY_PAGE", 3)
+    subject = SubjectFactory()
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    # Two items flagged at the same moment: the cursor tells them apart by id.
+    moments = [start, start + timedelta(hours=1), start + timedelta(hours=1)]
+    moments += [start + timedelta(hours=h) for h in (2, 3, 4)]
+    items = [
+        FlaggedItemFactory(subject=subject, organization=subject.organization, flagged_at=at)
+        for at in moments
+    ]
+    newest_first = sorted(items, key=lambda i: (i.flagged_at, i.pk), reverse=True)
+    client.force_login(reviewer)
+    url = f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
+
+    first = client.get(url)
+    assert [i.pk for i in first.context["history"]] == [i.pk for i in newest_first[:3]]
+    older = re.search(r'href="(\?before=[^"]+)">Older items', first.content.decode())
+    assert older, "a link to the older items"
+    assert "Newest items" not in first.content.decode()
+
+    second = client.get(url + older.group(1).replace("&amp;", "&"))
+    assert [i.pk for i in second.context["history"]] == [i.pk for i in newest_first[3:]]
+    page = second.content.decode()
+    assert "Older items" not in page
+    assert f'href="{url}">← Newest items' in page
+
+
+def test_a_broken_history_link_is_a_clear_400_and_changes_nothing(client, reviewer):
+    subject = SubjectFactory()
+    FlaggedItemFactory(subject=subject, organization=subject.organization)
+    client.force_login(reviewer)
+    url = f"/subjects/{subject.organization.slug}/{subject.user_id_hash}/"
+    for broken in ("yesterday_3", "2026-11-01T00:00:00+00:00_x", "nothing"):
+        response = client.get(url, {"before": broken})
+        assert response.status_code == 400
+        assert "link to older items is broken" in response.content.decode()
+    assert not AuditEvent.objects.filter(action=AuditAction.SUBJECT_VIEW).exists()
