@@ -4,7 +4,8 @@ on golden items, and how often two reviewers agree on the same item, over a peri
 Read only. The figures come from a handful of flat queries (the decisions on golden items,
 the answered second reviews, their categories, the seconds spent), folded here in Python:
 gold scores, Jaccard overlaps and Cohen's kappa need the pairs themselves, not a SQL sum.
-Kappa and its 95 % interval are statsmodels' (docs/quality.md says how to read them).
+Kappa and its 95 % interval are statsmodels' formulas in plain Python (docs/quality.md says
+how to read them); the median seconds a reviewer spent come from PostgreSQL in one query.
 
 What counts (docs/quality.md):
 - a decision counts unless its own reviewer undid it: an overturned decision was still that
@@ -27,11 +28,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet
 from django.utils import timezone
-from statsmodels.stats.inter_rater import cohens_kappa  # type: ignore[import-untyped]
 
 from moderation.models import (
     Decision,
@@ -117,26 +117,40 @@ class Kappa:
 def cohen_kappa(pairs: Sequence[tuple[Any, Any]], classes: Sequence[Any]) -> Kappa:
     """Kappa of the two answers of each pair, each answer one of `classes`.
 
-    statsmodels divides by zero on a table where either side used a single class (kappa is
-    then 0 or undefined and its interval collapses to a point, which would read as certainty):
-    such a table, or fewer than two pairs, has no kappa. The interval is clipped to [-1, 1],
-    where kappa lives (the normal approximation can reach past it on few pairs)."""
+    Cohen's simple kappa with its asymptotic variance (Fleiss, Cohen and Everitt 1969), as
+    statsmodels' `cohens_kappa` computes them (tests/services/test_quality_report.py checks
+    the two agree), in plain Python: importing statsmodels cost each web process about 90 MB.
+    A table where either side used a single class (kappa is then 0 or undefined and its
+    interval collapses to a point, which would read as certainty), or fewer than two pairs,
+    has no kappa. The interval is clipped to [-1, 1], where kappa lives (the normal
+    approximation can reach past it on few pairs)."""
     n = len(pairs)
     if n < 2:
         return Kappa(pairs=n)
     index = {c: i for i, c in enumerate(classes)}
-    table = np.zeros((len(classes), len(classes)))
+    size = len(classes)
+    table = [[0.0] * size for _ in range(size)]
     for first, second in pairs:
-        table[index[first], index[second]] += 1
-    if np.count_nonzero(table.sum(axis=1)) < 2 or np.count_nonzero(table.sum(axis=0)) < 2:
+        table[index[first]][index[second]] += 1
+    row = [sum(table[i]) / n for i in range(size)]  # the first answer's shares
+    col = [sum(table[i][j] for i in range(size)) / n for j in range(size)]
+    if sum(1 for r in row if r) < 2 or sum(1 for c in col if c) < 2:
         return Kappa(pairs=n)
-    result = cohens_kappa(table)
-    return Kappa(
-        pairs=n,
-        value=_clip(float(result.kappa)),
-        low=_clip(float(result.kappa_low)),
-        high=_clip(float(result.kappa_upp)),
+    observed = sum(table[i][i] for i in range(size)) / n
+    expected = sum(row[i] * col[i] for i in range(size))
+    kappa = (observed - expected) / (1 - expected)
+    term_a = sum(table[i][i] / n * (1 - (row[i] + col[i]) * (1 - kappa)) ** 2 for i in range(size))
+    term_b = (1 - kappa) ** 2 * sum(
+        table[i][j] / n * (col[i] + row[j]) ** 2 for i in range(size) for j in range(size) if i != j
     )
+    term_c = (kappa - expected * (1 - kappa)) ** 2
+    variance = (term_a + term_b - term_c) / (1 - expected) ** 2 / n
+    delta = _Z95 * math.sqrt(variance) if variance > 0 else 0.0
+    return Kappa(pairs=n, value=_clip(kappa), low=_clip(kappa - delta), high=_clip(kappa + delta))
+
+
+# The two-sided 95 % normal quantile, 1.959963984540054 (scipy's norm.isf(0.025)).
+_Z95 = statistics.NormalDist().inv_cdf(0.975)
 
 
 def _clip(value: float) -> float:
@@ -392,18 +406,33 @@ def _pairs(period: Period, reviewer_id: int | None) -> list[_Pair]:
     return pairs
 
 
-def _seconds(period: Period, reviewer_id: int | None) -> dict[int, list[int]]:
-    """Seconds spent on each standing final decision of the period, by reviewer (decisions on
-    golden items included: to the reviewer they are work like any other)."""
+def _seconds(period: Period, reviewer_id: int | None) -> dict[int, tuple[int, float | None]]:
+    """How many standing final decisions each reviewer made in the period, and the median
+    seconds spent on them (decisions on golden items included: to the reviewer they are
+    work like any other). In PostgreSQL one grouped `percentile_cont(0.5)`, the median as
+    `statistics.median` gives it; a million decisions are not carried into Python."""
     decisions = Decision.objects.final().filter(
         decided_at__gte=period.start, decided_at__lt=period.end
     )
     if reviewer_id is not None:
         decisions = decisions.filter(reviewer_id=reviewer_id)
+    if connection.vendor == "postgresql":
+        grouped = (
+            decisions.order_by()
+            .values("reviewer_id")
+            .annotate(n=Count("pk"), median=_Median("seconds_spent"))
+        )
+        return {row["reviewer_id"]: (row["n"], row["median"]) for row in grouped}
     found: dict[int, list[int]] = defaultdict(list)
     for reviewer, seconds in decisions.values_list("reviewer_id", "seconds_spent"):
         found[reviewer].append(seconds)
-    return found
+    return {pk: (len(s), float(statistics.median(s))) for pk, s in found.items()}
+
+
+class _Median(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
 
 
 def _rate(answers: Iterable[_GoldAnswer]) -> Rate:
@@ -427,7 +456,7 @@ def _reviewer_figures(
     name: str,
     answers: list[_GoldAnswer],
     pairs: list[_Pair],
-    seconds: list[int],
+    seconds: tuple[int, float | None],
     weeks: list[date],
 ) -> ReviewerFigures:
     overlaps = [
@@ -455,8 +484,8 @@ def _reviewer_figures(
         kappa=_verdict_kappa(pairs, reviewer_id),
         adjudications_won=won,
         adjudications_lost=len(adjudicated) - won,
-        decisions=len(seconds),
-        median_seconds=float(statistics.median(seconds)) if seconds else None,
+        decisions=seconds[0],
+        median_seconds=seconds[1],
         weeks=[
             Week(
                 monday=monday,
@@ -522,7 +551,9 @@ def quality_report(*, period: Period, reviewer_id: int | None = None) -> Quality
     weeks = period.weeks()
     reviewers = sorted(
         (
-            _reviewer_figures(pk, names[pk], gold_by[pk], pairs_by[pk], seconds.get(pk, []), weeks)
+            _reviewer_figures(
+                pk, names[pk], gold_by[pk], pairs_by[pk], seconds.get(pk, (0, None)), weeks
+            )
             for pk in ids
             if pk in names
         ),
