@@ -74,10 +74,12 @@ serve: $(VENV)/.installed
 	env -u MIGRATE_DATABASE_URL $(VENV)/bin/gunicorn moderation.wsgi:application \
 		--bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) --access-logfile - --graceful-timeout 10
 
-## worker: every kind of background work; WORKERS processes (default 2)
+## worker: every kind of background work; WORKERS processes (default 2), each running its
+## jobs in itself rather than in a forked work horse (moderation/workers.py InProcessWorker)
 worker: $(VENV)/.installed
 	@pids=(); for i in $$(seq $(WORKERS)); do \
-		$(PY) manage.py rqworker ingest enforcement default & pids+=($$!); \
+		$(PY) manage.py rqworker --worker-class moderation.workers.InProcessWorker \
+			ingest enforcement default & pids+=($$!); \
 	done; trap 'kill $${pids[*]} 2>/dev/null' INT TERM EXIT; wait
 
 ## bench: ingest and claim throughput, the operations dashboard and the pages at 1,000,000 items, memory, and scaling out, on PostgreSQL

@@ -148,8 +148,12 @@ class Redis:
 class Stack:
     """gunicorn and RQ workers over the test database and a private Redis."""
 
-    def __init__(self, redis: Redis, log_dir: Path, **extra_env: str) -> None:
+    def __init__(
+        self, redis: Redis, log_dir: Path, *, worker_class: str | None = None, **extra_env: str
+    ) -> None:
         self.redis = redis
+        # None: RQ["WORKER_CLASS"] (the forking SweepingWorker); else `rqworker --worker-class`.
+        self.worker_class = worker_class
         self.log_dir = log_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -205,9 +209,10 @@ class Stack:
 
     def start_worker(self, **extra_env: str) -> Process:
         self._worker_count += 1
+        chosen = ["--worker-class", self.worker_class] if self.worker_class else []
         worker = Process(
             f"worker-{self._worker_count}",
-            [sys.executable, "manage.py", "rqworker", "ingest", "enforcement", "default"],
+            [sys.executable, "manage.py", "rqworker", *chosen, "ingest", "enforcement", "default"],
             {**self.env, **extra_env},
             self.log_dir,
         ).start()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal as signal_module
+from typing import Any
 
 import django_rq
 import pytest
+from django.db import connection
 
 from moderation.models import BatchStatus, FlaggedItem, InboundBatch
 from moderation.services import ingest
-from moderation.workers import SweepingWorker
+from moderation.workers import InProcessWorker, SweepingWorker
 from tests.conftest import make_item
 from tests.factories import accept, break_processing, ingest_queue, make_stale
 
@@ -76,3 +78,78 @@ def test_workers_retry_a_failing_batch_until_it_fails_for_good(signed_key, redis
     make_stale(batch)
     assert ingest.batches_sweep() == 0
     assert ingest_queue().count == 0
+
+
+# --- The non-forking worker `make worker` runs ---------------------------------------------
+
+
+def in_process_burst_worker() -> bool:
+    """`rqworker --worker-class moderation.workers.InProcessWorker ingest --burst`, here."""
+    worker = django_rq.get_worker("ingest", worker_class="moderation.workers.InProcessWorker")
+    assert isinstance(worker, InProcessWorker)
+    handlers = {sig: signal_module.getsignal(sig) for sig in STOP_SIGNALS}
+    try:
+        return worker.work(burst=True)
+    finally:
+        for sig, handler in handlers.items():
+            signal_module.signal(sig, handler)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_in_process_worker_survives_a_failing_job_and_processes_the_next(
+    signed_key, redis_clean
+):
+    broken = break_processing(signed_key)
+    fine = accept(signed_key.api_key, make_item(7), make_item(8))
+    assert ingest_queue().count == 2
+
+    assert in_process_burst_worker()
+
+    # The failed job was recorded and the same process went on to the next batch, on a
+    # connection still fit for use.
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == ("pending", 1)
+    assert "DoesNotExist" in broken.last_error or "KeyError" in broken.last_error
+    assert InboundBatch.objects.get(pk=fine.pk).status == BatchStatus.PROCESSED
+    assert FlaggedItem.objects.count() == 2
+    assert django_rq.get_queue("ingest").failed_job_registry.count == 1
+    assert connection.is_usable()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_in_process_worker_sweeps_up_a_lost_batch(signed_key, redis_clean):
+    batch = accept(signed_key.api_key, make_item(1), make_item(2))
+    redis_clean.flushdb()
+    make_stale(batch)
+
+    assert in_process_burst_worker()
+
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.PROCESSED
+    assert FlaggedItem.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_in_process_worker_closes_a_broken_connection_before_the_next_job(
+    signed_key, redis_clean
+):
+    batch = accept(signed_key.api_key, make_item(1))
+    # The connection the last job left behind was cut (PostgreSQL restarted, say).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    with psycopg_admin() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    connection.errors_occurred = True  # as Django marks it when a query fails on it
+
+    assert in_process_burst_worker()
+
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.PROCESSED
+
+
+def psycopg_admin() -> Any:
+    import psycopg
+
+    from tests.processes import database_url_for_tests
+
+    return psycopg.connect(database_url_for_tests(), autocommit=True)

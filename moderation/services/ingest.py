@@ -8,6 +8,7 @@ half-written, and processing a batch a second time finds it done.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -15,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField, Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -167,7 +169,7 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
     slugs = {org_id: slug for slug, org_id in org_ids.items()}
 
     queue_targets = sla.targets()
-    items: list[FlaggedItem] = []
+    rows: list[dict[str, Any]] = []
     for (org_id, request_id), item in fresh:
         flagged_at = parse_datetime(item["flagged_at"]) or received_at
         severities = [categories[s["category"]].severity for s in item["signals"]]
@@ -191,46 +193,45 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
             signals=zip((s["score"] for s in item["signals"]), severities, strict=True),
             age=received_at - flagged_at,
         )
-        items.append(
-            FlaggedItem(
-                organization_id=org_id,
-                subject_id=subject_ids[(org_id, item["user_id_hash"])],
-                batch_id=batch.pk,
-                request_id=request_id,
-                prompt=item["prompt"],
-                response=item["response"],
-                model=item["model"],
-                metadata=item["metadata"],
+        rows.append(
+            {
+                "organization_id": org_id,
+                "subject_id": subject_ids[(org_id, item["user_id_hash"])],
+                "batch_id": batch.pk,
+                "request_id": request_id,
+                "prompt": item["prompt"],
+                "response": item["response"],
+                "model": item["model"],
+                "metadata": item["metadata"],
                 # Batches stored before conversations (v2) have neither key.
-                messages=item.get("messages"),
-                flagged_turn=item.get("flagged_turn"),
-                flagged_at=flagged_at,
-                received_at=batch.received_at,
-                priority=priority,
-                queue=queue,
-                queued_at=batch.received_at,
-                due_at=sla.due_at(
+                "messages": item.get("messages"),
+                "flagged_turn": item.get("flagged_turn"),
+                "flagged_at": flagged_at,
+                "received_at": batch.received_at,
+                "priority": priority,
+                "queue": queue,
+                "queued_at": batch.received_at,
+                "due_at": sla.due_at(
                     queued_at=batch.received_at, target=queue_targets[queue], priority=priority
                 ),
-                state=state,
-                decided_at=decided_at,
-                content_erased_at=received_at if item.get("erased") else None,
-            )
+                "state": state,
+                "decided_at": decided_at,
+                "content_erased_at": received_at if item.get("erased") else None,
+            }
         )
-    FlaggedItem.objects.bulk_create(items, batch_size=500)
-    Signal.objects.bulk_create(
+    item_ids = items_insert(rows)
+    signals_insert(
         [
-            Signal(
-                item_id=created.pk,
-                classifier=s["classifier"],
-                category_id=categories[s["category"]].pk,
-                label=s["label"],
-                score=s["score"],
-            )
-            for created, (_, item) in zip(items, fresh, strict=True)
+            {
+                "item_id": item_ids[(org_id, request_id)],
+                "classifier": s["classifier"],
+                "category_id": categories[s["category"]].pk,
+                "label": s["label"],
+                "score": s["score"],
+            }
+            for (org_id, request_id), item in fresh
             for s in item["signals"]
-        ],
-        batch_size=2000,
+        ]
     )
 
     if settings.MODQUEUE_FAULT_INGEST_SLEEP:
@@ -238,8 +239,8 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
         time.sleep(settings.MODQUEUE_FAULT_INGEST_SLEEP)
 
     batch.status = BatchStatus.PROCESSED
-    batch.created = len(items)
-    batch.duplicates = len(stored) - len(items)
+    batch.created = len(rows)
+    batch.duplicates = len(stored) - len(rows)
     batch.payload = None  # kept until processed, no longer
     batch.processed_at = timezone.now()
     batch.last_error = ""
@@ -247,6 +248,83 @@ def _batch_process_once(batch_id: str) -> InboundBatch | None:
         update_fields=["status", "created", "duplicates", "payload", "processed_at", "last_error"]
     )
     return batch
+
+
+def unnest_inserts() -> bool:
+    """Whether items and signals are inserted by unnest (PostgreSQL) or bulk_create."""
+    return connection.vendor == "postgresql"
+
+
+def items_insert(rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """Insert item rows (column name → value; any other column takes its default); returns
+    each new item's id by (organization id, request id).
+
+    On PostgreSQL one `INSERT … SELECT FROM unnest(…) RETURNING`, with no model instances
+    (docs/performance.md, Ingest); elsewhere (the SQLite demo) `bulk_create`, which makes the
+    same rows (tests/services/test_ingest_unnest.py compares them).
+    """
+    if not rows:
+        return {}
+    if not unnest_inserts():
+        created = FlaggedItem.objects.bulk_create(
+            [FlaggedItem(**row) for row in rows], batch_size=500
+        )
+        return {(item.organization_id, item.request_id): item.pk for item in created}
+    returned = _unnest_insert(FlaggedItem, rows, returning=("id", "organization_id", "request_id"))
+    return {(org_id, request_id): pk for pk, org_id, request_id in returned}
+
+
+def signals_insert(rows: list[dict[str, Any]]) -> None:
+    """Insert signal rows, as items_insert does items."""
+    if not rows:
+        return
+    if not unnest_inserts():
+        Signal.objects.bulk_create([Signal(**row) for row in rows], batch_size=2000)
+        return
+    _unnest_insert(Signal, rows, returning=())
+
+
+def _unnest_insert(
+    model: type[Model], rows: list[dict[str, Any]], *, returning: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """One INSERT … SELECT FROM unnest(one array per column): PostgreSQL only.
+
+    Every concrete column but the primary key is written: from the rows where they name it,
+    else the field's default (as bulk_create would fill it in). JSON columns travel as text
+    and are cast to jsonb by PostgreSQL; None stays SQL NULL, as Django stores it.
+    """
+    named = rows[0].keys()
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    unknown = set(named) - {f.attname for f in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no column(s) {sorted(unknown)}")
+    columns, selects, casts, arrays = [], [], [], []
+    for number, field in enumerate(fields):
+        is_json = isinstance(field, JSONField)
+        if field.attname in named:
+            values = [row[field.attname] for row in rows]
+        else:
+            values = [field.get_db_prep_save(field.get_default(), connection)] * len(rows)
+            if is_json:
+                values = [field.get_default()] * len(rows)
+        if isinstance(field, JSONField):
+            values = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
+        column = f"c{number}"
+        columns.append(connection.ops.quote_name(str(field.column)))
+        selects.append(f"{column}::jsonb" if is_json else column)
+        casts.append(f"%s::{'text' if is_json else field.db_type(connection)}[]")
+        arrays.append(values)
+    table = connection.ops.quote_name(model._meta.db_table)
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM unnest({', '.join(casts)}) "
+        f"AS u({', '.join(f'c{n}' for n in range(len(fields)))})"
+    )
+    if returning:
+        statement += " RETURNING " + ", ".join(connection.ops.quote_name(c) for c in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, arrays)
+        return list(cursor.fetchall()) if returning else []
 
 
 def _subjects_ensure(keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
