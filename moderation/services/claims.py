@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -88,9 +89,107 @@ def claim_next(
     candidates = second_review.not_first_reviewer(
         FlaggedItem.objects.filter(waiting, gold__isnull=True), user=user
     )
+    lease_until = now + lease_length()
+    if connection.vendor != "postgresql":
+        return _claim_in_steps(
+            candidates, user=user, queues=queues, skipped=skipped, now=now, lease_until=lease_until
+        )
+    # PostgreSQL: the next free item is found, locked and claimed in one statement.
+    claimed = _claim_first_free(
+        candidates.exclude(pk__in=skipped), user=user, now=now, lease_until=lease_until
+    )
+    if claimed is None and skipped:
+        # Only items the user skipped are left: offer them again, the latest skip last.
+        claimed = _claim_first_free(
+            candidates.filter(pk__in=skipped[1:]), user=user, now=now, lease_until=lease_until
+        ) or _claim_first_free(
+            candidates.filter(pk=skipped[0]), user=user, now=now, lease_until=lease_until
+        )
+    if claimed is None:
+        return None
+    item, before = claimed
+    if gold_serving.gold_drawn(percent=gold_serving.gold_percent()):
+        picked = gold_serving.gold_pick(user=user, queues=queues)
+        if picked is not None:
+            # Gold in its place: the real item goes back exactly as it was (still locked by
+            # this transaction, so no one else can have claimed it meanwhile).
+            FlaggedItem.objects.filter(pk=item.pk).update(**before)
+            for name, value in before.items():
+                setattr(item, name, value)
+            gold, route = picked
+            return gold_serving.gold_serve(
+                gold=gold,
+                route=route,
+                user=user,
+                now=now,
+                lease_until=lease_until,
+                instead_of=item,
+            )
+    audit_record(actor=user, action=AuditAction.ITEM_CLAIM, item=item)
+    return item
+
+
+# The columns a claim sets; their values before it, so that a claim can be taken back.
+_CLAIM_FIELDS = ("state", "claimed_by_id", "claimed_at", "lease_expires_at")
+
+
+def _claim_first_free(
+    items: QuerySet[FlaggedItem], *, user: User, now: datetime, lease_until: datetime
+) -> tuple[FlaggedItem, dict[str, object]] | None:
+    """Claim the first of these items in review order that no one else is claiming right now,
+    in one `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING` (PostgreSQL):
+    the item as claimed, and the claimed columns' values before the claim. None when none is
+    free. The caller's transaction holds the row until it commits."""
+    first = (
+        items.select_for_update(skip_locked=True, of=("self",))
+        .order_by("due_at", "-priority", "id")
+        .values_list("pk", *_CLAIM_FIELDS)[:1]
+    )
+    try:
+        select_sql, select_params = first.query.sql_with_params()
+    except EmptyResultSet:  # e.g. `pk__in=[]`: nothing can match
+        return None
+    table = connection.ops.quote_name(FlaggedItem._meta.db_table)
+    fields = FlaggedItem._meta.concrete_fields
+    returning = ", ".join(f"{table}.{connection.ops.quote_name(str(f.column))}" for f in fields)
+    before = ", ".join(f"b.{connection.ops.quote_name(f'was_{name}')}" for name in _CLAIM_FIELDS)
+    sql = (
+        f"UPDATE {table} SET state = %s, claimed_by_id = %s, claimed_at = %s, "
+        f"lease_expires_at = %s "
+        f"FROM ({select_sql}) AS b (id, {', '.join(f'was_{n}' for n in _CLAIM_FIELDS)}) "
+        f"WHERE {table}.id = b.id RETURNING {returning}, {before}"
+    )
+    params = (ItemState.CLAIMED, user.pk, now, lease_until, *select_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = row[: len(fields)]
+    converters = connection.ops.get_db_converters
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        expression = field.get_col(FlaggedItem._meta.db_table)
+        for converter in converters(expression) + expression.get_db_converters(connection):
+            value = converter(value, expression, connection)
+        converted.append(value)
+    item = FlaggedItem.from_db(connection.alias, [f.attname for f in fields], converted)
+    item.claimed_by = user
+    return item, dict(zip(_CLAIM_FIELDS, row[len(fields) :], strict=True))
+
+
+def _claim_in_steps(
+    candidates: QuerySet[FlaggedItem],
+    *,
+    user: User,
+    queues: list[ReviewQueue],
+    skipped: Sequence[int],
+    now: datetime,
+    lease_until: datetime,
+) -> FlaggedItem | None:
+    """The same claim without `UPDATE … RETURNING` (SQLite, the demo): lock, then update."""
     item = _first_free(candidates.exclude(pk__in=skipped))
     if item is None and skipped:
-        # Only items the user skipped are left: offer them again, the latest skip last.
         item = _first_free(candidates.filter(pk__in=skipped[1:])) or _first_free(
             candidates.filter(pk=skipped[0])
         )
@@ -105,13 +204,13 @@ def claim_next(
                 route=route,
                 user=user,
                 now=now,
-                lease_until=now + lease_length(),
+                lease_until=lease_until,
                 instead_of=item,
             )
     item.state = ItemState.CLAIMED
     item.claimed_by = user
     item.claimed_at = now
-    item.lease_expires_at = now + lease_length()
+    item.lease_expires_at = lease_until
     item.save(update_fields=["state", "claimed_by", "claimed_at", "lease_expires_at"])
     audit_record(actor=user, action=AuditAction.ITEM_CLAIM, item=item)
     return item

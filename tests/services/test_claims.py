@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.models import AuditAction, AuditEvent, FlaggedItem, ItemState, ReviewQueue
+from moderation.models import (
+    AuditAction,
+    AuditEvent,
+    FlaggedItem,
+    ItemState,
+    QualitySettings,
+    ReviewQueue,
+)
 from moderation.services import claims
-from tests.factories import FlaggedItemFactory, UserFactory
+from tests.factories import FlaggedItemFactory, GoldItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +201,31 @@ def test_concurrent_claims_never_share_an_item():
     claimed = [pk for pks in got.values() for pk in pks]
     assert len(got) == 16
     assert len(claimed) == len(set(claimed)) == 40
+
+
+def test_a_claim_that_serves_gold_leaves_the_real_item_exactly_as_it_was(reviewer):
+    """The claim takes the real item in one statement; serving gold in its place puts every
+    claimed column back, a lease that ran out before included, and records no claim of it."""
+    earlier = timezone.now() - timedelta(hours=3)
+    real = FlaggedItemFactory(claimed_at=earlier, lease_expires_at=earlier + timedelta(minutes=5))
+    GoldItemFactory(organization=real.organization)
+    QualitySettings.objects.update_or_create(pk=1, defaults={"gold_percent": Decimal(100)})
+    served = claims.claim_next(user=reviewer)
+    assert served is not None and served.gold_id is not None and served.pk != real.pk
+    real.refresh_from_db()
+    assert real.state == ItemState.PENDING and real.claimed_by_id is None
+    assert real.claimed_at == earlier
+    assert real.lease_expires_at == earlier + timedelta(minutes=5)
+    assert not AuditEvent.objects.filter(item=real, action=AuditAction.ITEM_CLAIM).exists()
+
+
+def test_the_claimed_item_comes_back_whole(reviewer):
+    """The item the one-statement claim returns is the row as stored, every field read back
+    through its field (the same as loading it)."""
+    item = FlaggedItemFactory()
+    claimed = claims.claim_next(user=reviewer)
+    assert claimed is not None and claimed.pk == item.pk
+    stored = FlaggedItem.objects.get(pk=item.pk)
+    for field in FlaggedItem._meta.concrete_fields:
+        assert getattr(claimed, field.attname) == getattr(stored, field.attname), field.name
+    assert claimed.claimed_by == reviewer and claimed.state == ItemState.CLAIMED
