@@ -93,6 +93,9 @@ bench: $(VENV)/.installed-test services
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_operations} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(PY) tests/bench/operations.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_cycle} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
+	$(PY) tests/bench/cycle.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/modqueue_bench_pages} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(PY) tests/bench/pages.py
