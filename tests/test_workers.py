@@ -1,4 +1,5 @@
-"""The ingest workers (real Redis, real forked work horses): SweepingWorker in burst mode."""
+"""The ingest workers (real Redis) in burst mode: SweepingWorker (forked work horses) and
+InProcessWorker (no fork)."""
 
 from __future__ import annotations
 
