@@ -427,3 +427,20 @@ def test_kappa_and_its_interval_agree_with_statsmodels_on_many_tables():
         assert [kappa.value, kappa.low, kappa.high] == pytest.approx(clip, abs=1e-12)
         compared += 1
     assert compared > 400
+
+
+def test_the_median_read_off_counts_is_statistics_median():
+    """The report reads each reviewer's (seconds, how many) from the database, not a million
+    values: the median from those counts is `statistics.median` of the values."""
+    import random
+    import statistics
+    from collections import Counter
+
+    from moderation.services.quality_report import _median_of_counts
+
+    rng = random.Random(5)
+    for _ in range(300):
+        values = [rng.randint(0, 40) for _ in range(rng.randint(1, 50))]
+        counts = list(Counter(values).items())
+        assert _median_of_counts(counts) == (len(values), statistics.median(values))
+    assert _median_of_counts([]) == (0, None)
