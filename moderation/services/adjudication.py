@@ -162,5 +162,5 @@ def adjudication_record(
     )
     if locked.gold_id is None:
         # As after any decision: the adjudication now counts, the first decision never did.
-        enforcement_evaluate(subject=locked.subject)
+        enforcement_evaluate(subject=locked.subject, started=decision)
     return decision

@@ -39,10 +39,12 @@ from moderation.services.enforcement_plan import (
     THRESHOLD,
     Plan,
     enforcement_plan,
+    situation_quick,
     situations_read,
 )
 from moderation.services.rates import (
     Figures,
+    figures_move,
     subject_recount,
 )
 from moderation.services.thresholds import (
@@ -233,15 +235,56 @@ def _carry_out(
 
 
 def _enforce(
-    subject: Subject, *, rules: Rules | None, cause: Decision | None
+    subject: Subject,
+    *,
+    rules: Rules | None,
+    cause: Decision | None,
+    started: Decision | None = None,
+    stopped: Decision | None = None,
+    recount: bool = False,
 ) -> list[EnforcementAction]:
+    """Bring the figures up to date and do what the thresholds call for.
+
+    With `recount`, the figures are counted afresh from the window's decisions (the
+    thresholds or their window changed); otherwise they move by the decision that
+    `started` counting and the one that `stopped` (services/rates.py `figures_move`): O(1)
+    however long the window, unless its edge has passed since the roll-forward last ran,
+    when they are recounted first. The situation is read from the stored figures, and read
+    in full (the window's decisions, for an action's categories and basis) only when the
+    thresholds call for something to be done, or the stored figures cannot say.
+    """
     locked = Subject.objects.select_for_update().select_related("organization").get(pk=subject.pk)
     # The thresholds are read once here and passed down (they give the window too).
     rules = rules or Rules.of(thresholds_for(locked.organization))
     now = timezone.now()
-    subject_recount(subject=locked, now=now, window_days=rules.window_days)
+    edge = locked.window_expires_at
+    # Figures past their edge, or without one (stored by no decision: an import, a fixture),
+    # are counted afresh before they move.
+    stale = edge <= now if edge is not None else locked.reviewed > 0
+    if recount or stale:
+        subject_recount(subject=locked, now=now, window_days=rules.window_days)
+        if not recount:
+            # The recount already saw `started` and no longer `stopped`.
+            started = stopped = None
+    if started is not None or stopped is not None:
+        figures_move(
+            subject=locked,
+            now=now,
+            window_days=rules.window_days,
+            started=started,
+            stopped=stopped,
+        )
+    correcting = cause is not None
+    situation = None
+    if not recount:
+        situation = situation_quick(locked, rules=rules, now=now, correcting=correcting)
+    if situation is not None:
+        plan = enforcement_plan(situation=situation, rules=rules, correcting=correcting)
+        if not (plan.changes or plan.refresh):
+            subject.status = locked.status
+            return []
     situation = situations_read([locked], rules=rules, now=now)[locked.pk]
-    plan = enforcement_plan(situation=situation, rules=rules, correcting=cause is not None)
+    plan = enforcement_plan(situation=situation, rules=rules, correcting=correcting)
     done = _carry_out(locked, plan=plan, figures=situation.figures, rules=rules, cause=cause)
     subject.status = locked.status
     return done
@@ -249,25 +292,45 @@ def _enforce(
 
 @transaction.atomic
 def enforcement_evaluate(
-    *, subject: Subject, rules: Rules | None = None
+    *,
+    subject: Subject,
+    rules: Rules | None = None,
+    started: Decision | None = None,
 ) -> list[EnforcementAction]:
-    """After a decision: recount the figures and take what the thresholds call for.
+    """After a decision: update the figures and take what the thresholds call for.
 
+    `started` is the counted final decision that made this call (a decision, a second
+    review's agreement, an adjudication): the figures move by it alone. Without it the
+    figures are recounted from the window (as after a change to the thresholds, whose
+    `rules` the caller has read already).
     Only escalates; a removal already waiting, or a removed user, gets no new proposal.
-    `rules` are the subject's thresholds when the caller has read them already.
     """
-    return _enforce(subject, rules=rules, cause=None)
+    return _enforce(subject, rules=rules, cause=None, started=started, recount=started is None)
 
 
 @transaction.atomic
-def enforcement_correct(*, subject: Subject, cause: Decision) -> list[EnforcementAction]:
-    """After `cause` was undone or overturned: recount, and let the consequences follow the
-    final decisions (CONTRACT §5 v2). Escalates as `enforcement_evaluate` does; steps an
-    automatic warning or restriction down to what the thresholds now say (a `reinstate`
-    decided by "correction", delivered like every action); withdraws a removal proposal no
-    longer called for. A removed user, or a status set by a person or an appeal, is left
-    for a senior or admin. Returns the actions created, taken, withdrawn or refreshed."""
-    return _enforce(subject, rules=None, cause=cause)
+def enforcement_correct(
+    *,
+    subject: Subject,
+    cause: Decision,
+    counted: bool = True,
+    started: Decision | None = None,
+) -> list[EnforcementAction]:
+    """After `cause` was undone or overturned: update the figures (`cause` stops counting if
+    it `counted`, and an overturn's decision, `started`, starts), and let the consequences
+    follow the final decisions (CONTRACT §5 v2). Escalates as `enforcement_evaluate` does;
+    steps an automatic warning or restriction down to what the thresholds now say (a
+    `reinstate` decided by "correction", delivered like every action); withdraws a removal
+    proposal no longer called for. A removed user, or a status set by a person or an
+    appeal, is left for a senior or admin. Returns the actions created, taken, withdrawn or
+    refreshed."""
+    return _enforce(
+        subject,
+        rules=None,
+        cause=cause,
+        started=started,
+        stopped=cause if counted else None,
+    )
 
 
 # --- removals and actions by hand ---------------------------------------------------------

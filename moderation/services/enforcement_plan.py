@@ -16,7 +16,12 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from moderation.models import ActionKind, ActionState, EnforcementAction, Subject, SubjectStatus
-from moderation.services.rates import Figures, counted_decisions, figures_of
+from moderation.services.rates import (
+    Figures,
+    counted_decisions,
+    critical_violation_in,
+    figures_of,
+)
 from moderation.services.thresholds import STATUS_RANK, Rules, Target, status_target
 
 ACTION_FOR_STATUS = {
@@ -111,16 +116,18 @@ def _moment(resolved: datetime | None, effective: datetime | None, created: date
     return resolved or effective or created
 
 
-def situations_read(
-    subjects: Sequence[Subject], *, rules: Rules, now: datetime
-) -> dict[int, Situation]:
-    """Each subject's situation under `rules`, read in three queries however many subjects."""
-    ids = [s.pk for s in subjects]
-    window_start = now - timedelta(days=rules.window_days)
-    fresh: dict[int, datetime] = {}
-    rejected: dict[int, datetime] = {}
-    setter: dict[int, tuple[datetime, str]] = {}
-    proposed: set[int] = set()
+@dataclass
+class _Actions:
+    """What the subjects' enforcement actions say to the thresholds (one query)."""
+
+    fresh: dict[int, datetime]
+    rejected: dict[int, datetime]
+    setter: dict[int, tuple[datetime, str]]
+    proposed: set[int]
+
+
+def _actions_read(ids: Sequence[int]) -> _Actions:
+    read = _Actions(fresh={}, rejected={}, setter={}, proposed=set())
     rows = (
         EnforcementAction.objects.filter(subject_id__in=ids)
         .filter(
@@ -134,20 +141,36 @@ def situations_read(
     )
     for subject_id, kind, state, decided_by, resolved, effective, created in rows:
         if state == ActionState.PROPOSED:
-            proposed.add(subject_id)
+            read.proposed.add(subject_id)
         elif state == ActionState.REJECTED:
             # The latest rejected removal: none is proposed again before a new violation.
-            rejected.setdefault(subject_id, _moment(resolved, effective, created))
+            read.rejected.setdefault(subject_id, _moment(resolved, effective, created))
         else:
             # The action that set the current status is the latest to take effect.
             moment = effective or created
-            if subject_id not in setter or moment > setter[subject_id][0]:
-                setter[subject_id] = (moment, decided_by)
+            if subject_id not in read.setter or moment > read.setter[subject_id][0]:
+                read.setter[subject_id] = (moment, decided_by)
             if kind == ActionKind.REINSTATE and decided_by != CORRECTION:
                 # A user reinstated by a person starts afresh: the thresholds see only what
                 # they did since. A correction is no fresh start: it would wipe the history
                 # that still stands.
-                fresh.setdefault(subject_id, _moment(resolved, effective, created))
+                read.fresh.setdefault(subject_id, _moment(resolved, effective, created))
+    return read
+
+
+def situations_read(
+    subjects: Sequence[Subject], *, rules: Rules, now: datetime
+) -> dict[int, Situation]:
+    """Each subject's situation under `rules`, read in three queries however many subjects."""
+    ids = [s.pk for s in subjects]
+    window_start = now - timedelta(days=rules.window_days)
+    actions = _actions_read(ids)
+    fresh, rejected, setter, proposed = (
+        actions.fresh,
+        actions.rejected,
+        actions.setter,
+        actions.proposed,
+    )
     decisions = counted_decisions(subject_ids=ids, since=window_start)
     situations = {}
     for subject in subjects:
@@ -166,3 +189,63 @@ def situations_read(
             automatic=setter.get(subject.pk, (now, ""))[1] in AUTOMATIC,
         )
     return situations
+
+
+def situation_quick(
+    subject: Subject, *, rules: Rules, now: datetime, correcting: bool
+) -> Situation | None:
+    """The subject's situation from its stored figures, which the caller has just brought
+    up to date (services/rates.py `figures_move`), without reading the window's decisions:
+    one query for the actions, and one EXISTS for a counted violation in a critical category
+    when it could change what `enforcement_plan` (`correcting` or not) does. Its figures carry no
+    categories and no basis: enough for `enforcement_plan` to tell whether anything is to
+    be done, and the caller reads the full situation (`situations_read`) before doing it.
+
+    None when only the full read can say: a fresh start (a reinstatement by a person) inside
+    the window, after which the thresholds see less than the stored figures, or a rejected
+    removal while the figures call for removal (blocked until a new violation counts).
+    """
+    window_start = now - timedelta(days=rules.window_days)
+    actions = _actions_read([subject.pk])
+    if actions.fresh.get(subject.pk, window_start) > window_start:
+        return None
+    status = SubjectStatus(subject.status)
+    proposal_open = subject.pk in actions.proposed
+    by_rate = status_target(
+        violations=subject.violations,
+        reviewed=subject.reviewed,
+        critical_violation=False,
+        rules=rules,
+    ).propose_removal
+    # A critical violation only ever adds a removal proposal: asked only when it could
+    # change the plan (not for a removed user, nor one the rates already call removal for,
+    # nor, outside a correction, for one whose proposal already waits).
+    critical = (
+        rules.remove_on_critical
+        and subject.violations >= 1
+        and status != SubjectStatus.REMOVED
+        and not by_rate
+        and (correcting or not proposal_open)
+        and critical_violation_in(subject=subject, since=window_start)
+    )
+    figures = Figures(
+        violations=subject.violations,
+        reviewed=subject.reviewed,
+        critical_violation=critical,
+        categories=[],
+    )
+    target = status_target(
+        violations=figures.violations,
+        reviewed=figures.reviewed,
+        critical_violation=figures.critical_violation,
+        rules=rules,
+    )
+    if target.propose_removal and subject.pk in actions.rejected:
+        return None
+    return Situation(
+        status=status,
+        figures=figures,
+        proposal_open=proposal_open,
+        removal_blocked=False,
+        automatic=actions.setter.get(subject.pk, (now, ""))[1] in AUTOMATIC,
+    )

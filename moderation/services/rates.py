@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
@@ -128,6 +129,63 @@ def subject_recount(
     return figures
 
 
+def _counts_as_violation(decision: Decision) -> bool:
+    return decision.verdict == Verdict.VIOLATION and decision.allowed_by_id is None
+
+
+def figures_move(
+    *,
+    subject: Subject,
+    now: datetime,
+    window_days: int,
+    started: Decision | None = None,
+    stopped: Decision | None = None,
+) -> None:
+    """Move the stored figures by one decision that starts counting and/or one that stops
+    (an undo, an overturn, an adjudication), in one UPDATE however long the window: O(1)
+    instead of `subject_recount`'s O(window). The caller holds the subject's row lock, so
+    the arithmetic on it is the database's own.
+
+    `started` must be a counted final decision (CONTRACT §6 v2); it is added when it lies
+    inside the window (a second review agreeing days later may find it outside). `stopped`
+    must have been counted until now; it is taken off only while it lies inside the window:
+    one already past the window's edge was taken off by the roll-forward's recount (or will
+    be, at the recount its `window_expires_at` has already made due). The window's edge
+    moves to the oldest counted decision's expiry, or earlier: a decision taken off leaves
+    it where it was, which only makes the roll-forward recount sooner than it must.
+    """
+    window = timedelta(days=window_days)
+    since = now - window
+    if started is not None and started.decided_at > since:
+        subject.reviewed += 1
+        subject.violations += _counts_as_violation(started)
+        expires = started.decided_at + window
+        if subject.window_expires_at is None or expires < subject.window_expires_at:
+            subject.window_expires_at = expires
+    if stopped is not None and stopped.decided_at > since:
+        subject.reviewed -= 1
+        subject.violations -= _counts_as_violation(stopped)
+        if subject.reviewed == 0:
+            subject.window_expires_at = None
+    subject.updated_at = now
+    subject.save(update_fields=["violations", "reviewed", "window_expires_at", "updated_at"])
+
+
+def critical_violation_in(*, subject: Subject, since: datetime) -> bool:
+    """Whether a counted violation in a critical category was made after `since`: one
+    EXISTS over the subject's critical violations (few), by the decision-category link."""
+    return (
+        Decision.objects.counted()
+        .filter(
+            counted_violation(),
+            item__subject_id=subject.pk,
+            decided_at__gt=since,
+            categories__severity=Severity.CRITICAL,
+        )
+        .exists()
+    )
+
+
 def figures_since(
     *,
     subject: Subject,
@@ -144,11 +202,27 @@ def figures_since(
 
 
 def rates_roll_forward(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Recount the subjects whose oldest counted decision has left the window (periodic)."""
+    """Recount the subjects whose oldest counted decision has left the window (periodic).
+
+    Each under its row lock, in its own transaction: a decision moving the same figures
+    (`figures_move`) holds that lock until it commits, so the recount, read after it,
+    counts that decision too and never writes over its step with an older count."""
     now = now or timezone.now()
-    due = Subject.objects.select_related("organization").filter(window_expires_at__lte=now)
+    due = list(
+        Subject.objects.filter(window_expires_at__lte=now)
+        .order_by("window_expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     count = 0
-    for subject in due.order_by("window_expires_at")[:limit]:
-        subject_recount(subject=subject, now=now)
-        count += 1
+    for pk in due:
+        with transaction.atomic():
+            subject = (
+                Subject.objects.select_for_update(of=("self",))
+                .select_related("organization")
+                .filter(pk=pk, window_expires_at__lte=now)
+                .first()
+            )
+            if subject is not None:
+                subject_recount(subject=subject, now=now)
+                count += 1
     return count

@@ -302,7 +302,7 @@ def decision_record(
         return decision
     if verdict != Verdict.ESCALATE and locked.gold_id is None:
         # The user's figures, and what the thresholds make of them, move with each decision.
-        enforcement_evaluate(subject=locked.subject)
+        enforcement_evaluate(subject=locked.subject, started=decision)
     return decision
 
 
@@ -477,6 +477,9 @@ def decision_overturn(
     locked = FlaggedItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
     if locked.state != ItemState.DECIDED and not second_review.overturnable(locked):
         raise OverturnRefused("Only a decided item's decision can be overturned.")
+    # The standing decision counted until now unless its second review waits or disagreed
+    # (the item is then pending or escalated, not decided): the overturn settles that.
+    counted = locked.state == ItemState.DECIDED
     standing = Decision.objects.select_for_update().filter(item=locked).final().first()
     if standing is None:
         raise OverturnRefused("This item has no standing decision to overturn.")
@@ -520,5 +523,7 @@ def decision_overturn(
         },
     )
     if locked.gold_id is None:
-        enforcement_correct(subject=locked.subject, cause=standing)
+        enforcement_correct(
+            subject=locked.subject, cause=standing, counted=counted, started=decision
+        )
     return decision

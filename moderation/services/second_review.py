@@ -178,7 +178,7 @@ def second_answer(
     )
     if agreed:
         # The first decision counts from now on: the figures and the thresholds follow.
-        enforcement_evaluate(subject=locked.subject)
+        enforcement_evaluate(subject=locked.subject, started=first)
     return review
 
 

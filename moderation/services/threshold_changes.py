@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from moderation.models import Decision, Organization, Subject
+from moderation.models import Decision, Organization, Subject, ThresholdChange
 from moderation.services.enforcement import STATUS_OF_ACTION, enforcement_evaluate
 from moderation.services.enforcement_plan import enforcement_plan, situations_read
-from moderation.services.rates import counted_violation
+from moderation.services.rates import counted_violation, subject_recount
 from moderation.services.thresholds import Rules, thresholds_for
 
 
@@ -76,6 +76,20 @@ def thresholds_apply(*, organization: Organization | None) -> int:
     returns how many got a new status or a removal proposal."""
     rules = Rules.of(thresholds_for(organization))
     now = timezone.now()
+    latest = ThresholdChange.objects.filter(organization=organization).order_by("-pk").first()
+    if latest is None or latest.before.get("window_days") != latest.after.get("window_days"):
+        # Each decision moves the stored figures by itself over the window it was made
+        # under (services/rates.py `figures_move`): a new window recounts everyone in scope
+        # who has figures, or counted decisions inside it.
+        counted = Decision.objects.counted().filter(
+            item__subject=OuterRef("pk"),
+            decided_at__gt=now - timedelta(days=rules.window_days),
+        )
+        in_scope = Subject.objects.filter(**_scope_filter(organization)).filter(
+            Q(reviewed__gt=0) | Q(window_expires_at__isnull=False) | Exists(counted)
+        )
+        for subject in in_scope.select_related("organization").order_by("pk").iterator():
+            subject_recount(subject=subject, now=now, window_days=rules.window_days)
     ids = list(_candidates(organization, rules=rules, now=now).values_list("pk", flat=True))
     changed = 0
     for subject in Subject.objects.filter(pk__in=ids).order_by("pk").iterator():
