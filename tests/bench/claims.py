@@ -59,16 +59,18 @@ FROM generate_series(1, %(subjects)s) s RETURNING id"""
 # Item i arrives 0.6 s after item i-1 (a week of backlog) with corpus sample i mod 1,680 as its
 # prompt, flagged in the sample's strongest category. Priority and queue as ingest computes
 # them: severity weight × score × 1000, plus 10 an hour of age up to 480; critical categories
-# go to the critical queue.
+# go to the critical queue. Each item entered its queue when it came and is due 4 hours later
+# (the SLA columns of migration 0016).
 LOAD_ITEMS = """
 INSERT INTO moderation_flaggeditem (organization_id, subject_id, request_id, prompt, response,
-    model, metadata, flagged_at, received_at, priority, queue, state)
+    model, metadata, flagged_at, received_at, priority, queued_at, due_at, queue, state)
 SELECT %(org)s, %(first_subject)s + (i::bigint * 7919) %% %(subjects)s, 'bench-' || i, s.prompt, '',
        s.model, jsonb_build_object('source', 'moderation-samples-1680', 'sample', s.n),
        t.at - interval '2 seconds', t.at,
        round(s.score * CASE c.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
                                        WHEN 'medium' THEN 2 ELSE 1 END * 1000)::int
          + least(480, floor(extract(epoch FROM now() - t.at) / 360))::int,
+       t.at, t.at + interval '4 hours',
        CASE c.severity WHEN 'critical' THEN 'critical' ELSE 'standard' END, 'pending'
 FROM generate_series(1, %(items)s) i
 CROSS JOIN LATERAL (SELECT now() - (%(items)s - i) * interval '600 milliseconds' AS at) t
@@ -80,19 +82,30 @@ INSERT INTO moderation_signal (item_id, classifier, category_id, label, score)
 SELECT i.id, 'corpus-demo-classifier', a.category_id, s.label, s.score
 FROM moderation_flaggeditem i JOIN bench_sample s ON s.n = (i.metadata ->> 'sample')::int
 JOIN moderation_categoryalias a ON a.alias = s.label"""
-# A reviewer's claim (services/claims.py, claim_next) as one statement.
+# A reviewer's claim (services/claims.py, claim_next) as one statement: real items only, never
+# the reviewer's own decision waiting for its second answer, earliest due first.
 BARE_CLAIM = """
 UPDATE moderation_flaggeditem SET state = 'claimed', claimed_by_id = %(user)s,
     claimed_at = now(), lease_expires_at = now() + interval '600 seconds'
-WHERE id = (SELECT id FROM moderation_flaggeditem
-            WHERE state = 'pending' AND queue IN ('critical', 'standard', 'audit')
-            ORDER BY priority DESC, received_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+WHERE id = (SELECT i.id FROM moderation_flaggeditem i
+            WHERE i.state = 'pending' AND i.queue IN ('critical', 'standard', 'audit')
+              AND i.gold_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM moderation_secondreview r
+                              JOIN moderation_decision d ON d.id = r.first_decision_id
+                              WHERE r.item_id = i.id AND r.state = 'pending'
+                                AND d.reviewer_id = %(user)s)
+            ORDER BY i.due_at, i.priority DESC, i.id LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING id"""
 # Only the holder's claim can be decided: a rowcount of 0 would mean a second claim took it.
 DECIDE = """
 UPDATE moderation_flaggeditem SET state = 'decided', decided_at = now(), claimed_by_id = NULL,
     claimed_at = NULL, lease_expires_at = NULL
 WHERE id = %(item)s AND state = 'claimed' AND claimed_by_id = %(user)s"""
+SECOND_REVIEW_OFF = """
+INSERT INTO moderation_qualitysettings
+    (id, gold_percent, second_review_percent, second_review_all_removals, updated_at)
+VALUES (1, 2, 0, false, now())
+ON CONFLICT (id) DO UPDATE SET second_review_percent = 0, second_review_all_removals = false"""
 RESET = """
 UPDATE moderation_flaggeditem SET state = 'pending', claimed_by_id = NULL, claimed_at = NULL,
     lease_expires_at = NULL, decided_at = NULL
@@ -120,6 +133,9 @@ class Run:
     ended: float = 0.0  # merged: the length of the timed window
     holding: int = 0  # clients left holding the item their last decision claimed
     cpu_ms: dict[str, float] = field(default_factory=dict)  # merged: CPU in the timed window
+    # Paced runs: when the client's next claim was due. Its time counts from then, so a claim
+    # that waited for the one before it counts that wait (no coordinated omission).
+    due: float | None = None
 
     def record(self, item: int | None, claim_s: float, cycle_s: float) -> None:
         self.claimed += [item] if item is not None else []
@@ -230,7 +246,7 @@ def decided_in_sql(claim: Callable[[], int | None], db: Db, user: int) -> Step:
     For the app, so that the next POST /queue/next/ claims again, not answers the held item."""
 
     def step(run: Run) -> bool:
-        began = time.perf_counter()
+        began = run.due if run.due is not None else time.perf_counter()
         item = claim()
         claimed = time.perf_counter()
         if item is None:
@@ -300,10 +316,14 @@ def used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(ms - before.get(pid, 0.0) for pid, ms in after.items())
 
 
-def timed(clients: Sequence[Client], duration: float, probes: dict[str, Probe]) -> Run:
+def timed(
+    clients: Sequence[Client], duration: float, probes: dict[str, Probe], *, pace: float = 0
+) -> Run:
     """Each client in a thread: WARMUP_STEPS untimed steps, then steps for `duration` seconds
-    once every client is ready. The probes (CPU counters) are read as the last client gets
-    ready and as the last one finishes, with every connection still open."""
+    once every client is ready: back to back, or with `pace` one step every `pace` seconds
+    per client (an open loop; the clients' schedules spread evenly over the period). The
+    probes (CPU counters) are read as the last client gets ready and as the last one
+    finishes, with every connection still open."""
     marks: list[tuple[float, dict[str, dict[int, float]]]] = []
 
     def mark() -> None:
@@ -322,8 +342,18 @@ def timed(clients: Sequence[Client], duration: float, probes: dict[str, Probe]) 
                     step(run)
                 run.claim_s, run.cycle_s = [], []
                 ready.wait()
-                while time.perf_counter() < marks[0][0] + duration and step(run):
-                    pass
+                start = marks[0][0]
+                if pace:
+                    slot = start + pace * index / len(clients)
+                    while slot < start + duration:
+                        time.sleep(max(0.0, slot - time.perf_counter()))
+                        run.due = slot
+                        if not step(run):
+                            break
+                        slot += pace
+                else:
+                    while time.perf_counter() < start + duration and step(run):
+                        pass
                 done.wait()
         except BaseException as error:  # reported after the join
             results[index] = error
@@ -385,13 +415,16 @@ def gunicorn(env: dict[str, str], *options: str) -> Iterator[int]:
     argv = [str(Path(sys.executable).with_name("gunicorn")), "moderation.wsgi:application"]
     argv += f"--bind 127.0.0.1:{port} {' '.join(options)}".split()
     argv += ["--access-logfile", "-", "--graceful-timeout", "10"]  # the rest of `make serve`
+    # Not `make serve`'s 30 s: on a loaded shared machine a worker's first import of Django
+    # can take longer, and gunicorn would kill it before it ever answers.
+    argv += ["--timeout", "120"]
     print(f"bench: {' '.join(argv[1:8])}; log in {log}", flush=True)
     with log.open("ab") as out:
         # A session of its own, so that killpg reaches the workers with their arbiter.
         output: dict[str, Any] = {"stdout": out, "stderr": subprocess.STDOUT}
         server = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, **output)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not answers(port):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit(f"bench: gunicorn did not start; see {log}")
@@ -449,6 +482,9 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=10_000, help="end users (10000)")
     parser.add_argument("--clients", type=int, default=16, help="reviewers at once (16)")
     parser.add_argument("--duration", type=float, default=30, help="seconds per run (30)")
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="paced run: seconds between a client's claims (1)"
+    )
     web = int(os.environ.get("WEB_CONCURRENCY") or 4)
     parser.add_argument("--web-workers", type=int, default=web, help="as make serve (4)")
     # Sync workers, as `make serve`: of the mixes tried, the least CPU a claim (docs/performance.md)
@@ -466,6 +502,10 @@ def main() -> None:
     with psycopg.connect(url, autocommit=True) as db:
         rows = db.execute("SELECT username, id FROM auth_user WHERE username = ANY(%s)", [names])
         users: dict[str, int] = dict(rows.fetchall())
+        # No blind second reviews: one sampled decision sends its item back to the queue for a
+        # second reviewer, by design, and the checks count one claim and one decision an item.
+        # Gold stays at its default share (2 %); with no golden items it serves none.
+        db.execute(SECOND_REVIEW_OFF)
         dbname = str(conninfo_to_dict(url)["dbname"])
         probes = {"client": lambda: {0: time.process_time() * 1000}, "db": lambda: cpu_ms(dbname)}
         db.execute("CHECKPOINT")  # each run starts with no dirty pages left by the one before
@@ -485,14 +525,18 @@ def main() -> None:
             app = timed(app_clients, args.duration, probes)
             # One reviewer alone: the claim request's own latency, without 15 others queued.
             alone = timed(app_clients[:1], args.duration / 3, probes)
+            # The p99 target's load: every reviewer claims once a second, whatever the others do.
+            paced = timed(app_clients, args.duration, probes, pace=args.pace)
             db.execute("VACUUM moderation_flaggeditem")  # the app run's decided rows, as above
             db.execute("CHECKPOINT")
             console_clients = [partial(console_client, v) for v in reviewers]
             console = timed(console_clients, args.duration, probes)
-        verify_app(db, [app, alone], console)
+        verify_app(db, [app, alone, paced], console)
 
-    ratio, p99 = app.rate() / bare.rate(), quantiles(app.claim_s, n=100)[98] * 1000
-    doubles = bare.doubles() + app.doubles() + console.doubles()
+    ratio, p99 = app.rate() / bare.rate(), quantiles(paced.claim_s, n=100)[98] * 1000
+    doubles = len(bare.claimed) - len(set(bare.claimed))
+    app_claimed = [item for run in (app, alone, paced, console) for item in run.claimed]
+    doubles += len(app_claimed) - len(set(app_claimed))
     print(f"\ndate:     {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\nmachine:  {machine()}")
     print(f"load:     {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (1-minute average)")
     print(f"table:    {args.items} pending items, {args.subjects} subjects, one organization")
@@ -501,18 +545,24 @@ def main() -> None:
         ("bare", bare, "claim statement", "+ SQL decision"),
         ("app", app, "POST /queue/next/", "+ SQL decision"),
         ("1 client", alone, "POST /queue/next/", "+ SQL decision"),
+        (f"paced {1 / args.pace:g}/s", paced, "POST /queue/next/", "+ SQL decision"),
         ("console", console, "POST decide", "+ GET item page"),
     ]:
-        print(f"{name + ':':9} {run.rate():5.0f} claims/s  {claim:18} {ms(run.claim_s)}")
-        print(f"{'':26}{cycle:18} {ms(run.cycle_s)}  CPU ms a claim: {run.cpu()}")
-    counts = f"{len(bare.claimed)} bare, {len(app.claimed)} app, {len(console.claimed)} console"
+        print(f"{name + ':':12} {run.rate():5.0f} claims/s  {claim:18} {ms(run.claim_s)}")
+        print(f"{'':29}{cycle:18} {ms(run.cycle_s)}  CPU ms a claim: {run.cpu()}")
+    counts = f"{len(bare.claimed)} bare, {len(app.claimed)} app, {len(paced.claimed)} paced, "
+    counts += f"{len(console.claimed)} console"
     print(f"claims:   {counts}, warm-up included")
-    for target, met in [
-        (f"ratio {ratio:.2f} (app / bare claims/s) >= {TARGET_RATIO}", ratio >= TARGET_RATIO),
-        (f"p99 {p99:.1f} ms (POST /queue/next/) <= {TARGET_P99_MS:.0f} ms", p99 <= TARGET_P99_MS),
-        (f"double claims {doubles} (clients, audit log, decisions) == 0", doubles == 0),
+    print(f"ratio:    app / bare claims/s, both closed loops of {args.clients} clients")
+    print(
+        f"p99:      POST /queue/next/, {args.clients} reviewers each claiming every {args.pace:g} s"
+    )
+    for name, figure, target, met in [
+        ("claims_ratio", f"{ratio:.3f}", f"{TARGET_RATIO}", ratio >= TARGET_RATIO),
+        ("claims_p99_ms", f"{p99:.1f}", f"{TARGET_P99_MS:.0f}", p99 <= TARGET_P99_MS),
+        ("claims_double_claims", f"{doubles}", "0", doubles == 0),
     ]:
-        print(f"target:   {target}: {'MET' if met else 'NOT MET'}")
+        print(f"TARGET {name}: {figure} (target {target}) {'MET' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":
