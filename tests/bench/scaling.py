@@ -3,7 +3,8 @@
 `make bench` runs this script (not a pytest test). It rebuilds its own database with a backlog
 of pending items (200,000 by default, loaded as tests/bench/claims.py does) and reviewers, then
 
-- ingest: for 1, 2 and 4 RQ worker processes (`manage.py rqworker`, as `make worker`), posts
+- ingest: for 1, 2 and 4 RQ worker processes (`manage.py rqworker --worker-class
+  moderation.workers.InProcessWorker`, as `make worker`), posts
   the shipped corpus as signed 500-item batches to one gunicorn node and times first request
   sent to last item stored, each run to an organization of its own;
 - claims: for 1, 2 and 4 gunicorn nodes (separate gunicorn servers of one sync worker each,
@@ -82,6 +83,7 @@ SELECT count(*) FROM (
                      'item.lease_expired', 'item.escalate', 'item.undo')) a
 WHERE action = 'item.claim' AND before = 'item.claim'"""
 COUNTS = (1, 2, 4)
+WORKER_CLASS = "moderation.workers.InProcessWorker"  # as `make worker` runs them
 TARGET_RSS_MB = 150.0
 REVIEWERS = 8
 
@@ -160,7 +162,8 @@ class Stack:
     def __init__(self, env: dict[str, str], log_dir: Path, *, nodes: int, web: int, rq: int):
         self.ports = [free_port() for _ in range(nodes)]
         self.web = [web_server(env, port, web, log_dir / f"web-{port}.log") for port in self.ports]
-        argv = [sys.executable, "manage.py", "rqworker", "ingest", "enforcement", "default"]
+        argv = [sys.executable, "manage.py", "rqworker", "--worker-class", WORKER_CLASS]
+        argv += ["ingest", "enforcement", "default"]
         self.rq = [spawn(argv, env, log_dir / f"worker-{n}.log") for n in range(rq)]
         everything = [*self.web, *self.rq]
         for port in self.ports:
