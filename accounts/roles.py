@@ -39,6 +39,11 @@ def user_role(user: User | AnonymousUser) -> Role | None:
     return role
 
 
+def role_remember(user: User, name: str | None) -> None:
+    """Keep the role already read with the user (accounts/backends.py) for user_role."""
+    setattr(user, _ROLE_CACHE, Role(name) if name in Role.values else None)
+
+
 def user_has_role(user: User | AnonymousUser, role: Role) -> bool:
     held = user_role(user)
     return held is not None and RANK[held] >= RANK[role]

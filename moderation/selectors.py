@@ -47,7 +47,7 @@ from moderation.models import (
     Signal,
     Subject,
 )
-from moderation.services import sla
+from moderation.services import config_cache, sla
 
 
 def category_labels() -> dict[str, str]:
@@ -220,7 +220,7 @@ def decision_categories() -> list[PolicyCategory]:
     digit key always means the same category: the policy's own order (CONTRACT §7, the hard
     limits first), the order categories were added in, so a category an admin adds or
     renames, or whose severity changes, never moves another one's key."""
-    return list(PolicyCategory.objects.order_by("pk"))
+    return config_cache.cached("categories", lambda: list(PolicyCategory.objects.order_by("pk")))
 
 
 def undo_candidate(*, item: FlaggedItem, user: User) -> Decision | None:

@@ -124,7 +124,8 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend reading the role with the user: one query a request (accounts/backends.py)
+    "accounts.backends.RoleModelBackend",
 ]
 # Log in throttling: after 5 failures for one username from one address, 15 minutes' pause.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)

@@ -53,7 +53,10 @@ class QualitySettings(models.Model):
 
     @classmethod
     def current(cls) -> QualitySettings:
-        return cls.objects.get_or_create(pk=1)[0]
+        """The row, read once per process until it changes (services/config_cache.py)."""
+        from moderation.services import config_cache
+
+        return config_cache.cached("quality", lambda: cls.objects.get_or_create(pk=1)[0])
 
 
 class GoldSet(models.Model):

@@ -43,6 +43,7 @@ from moderation.models import (
     Subject,
     Verdict,
 )
+from moderation.services import config_cache
 from moderation.services.audit import audit_record
 from moderation.services.ingest import item_priority, item_queue
 
@@ -53,7 +54,10 @@ rng = random.Random()
 
 def gold_percent() -> Decimal:
     """The share of claims served from gold, without writing the settings row on a read."""
-    stored = QualitySettings.objects.filter(pk=1).values_list("gold_percent", flat=True).first()
+    stored = config_cache.cached(
+        "gold_percent",
+        lambda: QualitySettings.objects.filter(pk=1).values_list("gold_percent", flat=True).first(),
+    )
     if stored is not None:
         return stored
     default = QualitySettings._meta.get_field("gold_percent").default

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -21,6 +22,12 @@ class Span:
     start: int
     end: int
     kind: str
+
+
+# Compiled once at import, as PATTERNS below: nothing is compiled (or looked up in re's
+# cache) while a page renders.
+NOT_DIGIT = re.compile(r"\D")
+LOCAL_NUMBER = re.compile(r"\d{3}[-. ]\d{4}")
 
 
 def _luhn(digits: str) -> bool:
@@ -34,7 +41,7 @@ def _luhn(digits: str) -> bool:
 
 
 def _card(match: re.Match[str]) -> bool:
-    digits = re.sub(r"\D", "", match.group())
+    digits = NOT_DIGIT.sub("", match.group())
     return 13 <= len(digits) <= 19 and _luhn(digits)
 
 
@@ -53,8 +60,8 @@ def _ipv6(match: re.Match[str]) -> bool:
 
 def _phone(match: re.Match[str]) -> bool:
     # Nine digits and more, or a local number written 555-0132; not "2024-2025".
-    digits = re.sub(r"\D", "", match.group())
-    return 9 <= len(digits) <= 15 or bool(re.fullmatch(r"\d{3}[-. ]\d{4}", match.group()))
+    digits = NOT_DIGIT.sub("", match.group())
+    return 9 <= len(digits) <= 15 or bool(LOCAL_NUMBER.fullmatch(match.group()))
 
 
 # Order matters: earlier kinds win where spans overlap (a card number is not also a phone).
@@ -81,6 +88,13 @@ PATTERNS: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], bool] | Non
 
 def pii_spans(text: str) -> list[Span]:
     """Non-overlapping spans of personal data in the text, in order."""
+    return list(_spans(text))
+
+
+@lru_cache(maxsize=64)
+def _spans(text: str) -> tuple[Span, ...]:
+    """The item page asks twice for each text (whether to offer a reveal, then the masked
+    text): the patterns run once."""
     taken: list[Span] = []
     for kind, pattern, check in PATTERNS:
         for match in pattern.finditer(text):
@@ -90,7 +104,7 @@ def pii_spans(text: str) -> list[Span]:
             if any(span.start < t.end and t.start < span.end for t in taken):
                 continue
             taken.append(span)
-    return sorted(taken, key=lambda s: s.start)
+    return tuple(sorted(taken, key=lambda s: s.start))
 
 
 def pii_mask_html(text: str) -> SafeString:

@@ -20,6 +20,7 @@ from moderation.models import (
     ThresholdChange,
     Thresholds,
 )
+from moderation.services import config_cache
 from moderation.services.audit import audit_record
 
 STATUS_RANK = {
@@ -83,7 +84,13 @@ def thresholds_global() -> Thresholds:
 
 
 def thresholds_for(organization: Organization | None) -> Thresholds:
-    """The organization's own thresholds, else the global ones."""
+    """The organization's own thresholds, else the global ones: read once per process until
+    thresholds change in any process (services/config_cache.py)."""
+    key = f"thresholds:{organization.pk if organization is not None else 'global'}"
+    return config_cache.cached(key, lambda: _thresholds_read(organization))
+
+
+def _thresholds_read(organization: Organization | None) -> Thresholds:
     if organization is not None:
         own = Thresholds.objects.filter(organization=organization).first()
         if own is not None:

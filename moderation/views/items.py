@@ -227,6 +227,11 @@ def _next_response(request: SignedInRequest) -> HttpResponse:
         return push_url(response, queue_url(queue))
     if not request.htmx:
         return redirect("item", pk=item.pk)
+    # The partial shows the item's organization and its subject's: one query for the three,
+    # as item_for_reviewer reads them for the page.
+    item = FlaggedItem.objects.select_related("organization", "subject__organization").get(
+        pk=item.pk
+    )
     reveals.item_viewed(item=item, user=request.user)
     # claim_next offers a skipped item only once nothing else waits: say so.
     again = item.pk in request.session.get("skipped", [])
@@ -331,6 +336,11 @@ def item_undo(request: SignedInRequest, pk: int) -> HttpResponse:
         return _render_item(request, item, status=409, conflict=str(refused))
     if not request.htmx:
         return redirect("item", pk=item.pk)
+    # The partial shows the item's organization and its subject's: one query for the three,
+    # as item_for_reviewer reads them for the page.
+    item = FlaggedItem.objects.select_related("organization", "subject__organization").get(
+        pk=item.pk
+    )
     reveals.item_viewed(item=item, user=request.user)
     response = render(request, "moderation/_item.html", item_context(request, item))
     return push_url(response, reverse("item", args=[item.pk]))

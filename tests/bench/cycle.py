@@ -143,7 +143,6 @@ def prepare(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "collectstatic", "--noinput", "-v0")
     manage(env, "add_user", "r1", "--role", "reviewer", "--password-env", PASSWORD_VAR)
     began = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as db:
@@ -293,6 +292,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     if not args.skip_load:
         prepare(url, env, args)
+    manage(env, "collectstatic", "--noinput", "-v0")  # the manifest the pages' assets need
     names = [f"r{n}" for n in range(1, args.reviewers + 1)]
     dbname = str(conninfo_to_dict(url)["dbname"])
     with psycopg.connect(url, autocommit=True) as db:

@@ -1,0 +1,89 @@
+"""Settings rows read once per process, and a change seen by the next decision in every
+process (services/config_cache.py)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from moderation.models import PolicyCategory, Thresholds
+from moderation.selectors import decision_categories
+from moderation.services import config_cache
+from moderation.services.thresholds import Rules, thresholds_for, thresholds_global, thresholds_save
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _another_process(sql: str) -> None:
+    """A write by another process: its own connection, committed, no signal in this one."""
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as other:
+        other.execute(sql)
+
+
+def _moved_by_another_process() -> None:
+    """What another process's commit does to this one: the shared version moves."""
+    config_cache._redis().incr(config_cache._key())
+
+
+def test_thresholds_are_read_once_until_the_version_moves(django_assert_num_queries):
+    thresholds_global()
+    thresholds_for(None)
+    with django_assert_num_queries(0):
+        assert thresholds_for(None).warn_violations == 1
+    _another_process("UPDATE moderation_thresholds SET warn_violations = 4")
+    # Without the version moving, this process still has its copy: the cache is real ...
+    assert thresholds_for(None).warn_violations == 1
+    # ... and another process's commit (which moves the version) is seen at the next read.
+    _moved_by_another_process()
+    assert thresholds_for(None).warn_violations == 4
+
+
+def test_a_change_through_the_service_moves_the_shared_version(admin_user):
+    thresholds_for(None)
+    before = int(config_cache._redis().get(config_cache._key()) or 0)
+    thresholds_save(organization=None, rules=Rules(warn_violations=2), user=admin_user)
+    assert int(config_cache._redis().get(config_cache._key()) or 0) > before
+    assert thresholds_for(None).warn_violations == 2
+
+
+def test_the_settings_page_takes_effect_at_once(admin_client):
+    thresholds_for(None)
+    form = {**Rules(warn_violations=3).__dict__, "remove_on_critical": "on", "action": "save"}
+    response = admin_client.post("/settings/thresholds/", form)
+    assert response.status_code == 302
+    assert Thresholds.objects.get(organization=None).warn_violations == 3
+    assert thresholds_for(None).warn_violations == 3
+
+
+def test_a_rolled_back_write_is_never_remembered():
+    thresholds_for(None)
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Thresholds.objects.filter(organization=None).first().save()
+        Thresholds.objects.filter(organization=None).update(warn_violations=7)
+        assert thresholds_for(None).warn_violations == 7  # this transaction's own view
+        raise RuntimeError
+    assert thresholds_for(None).warn_violations == 1
+
+
+def test_categories_follow_a_rename(django_assert_num_queries):
+    decision_categories()
+    with django_assert_num_queries(0):
+        decision_categories()
+    category = PolicyCategory.objects.order_by("pk").first()
+    category.name = "Renamed"
+    category.save()
+    assert decision_categories()[0].name == "Renamed"
+
+
+def test_without_redis_the_rows_are_read_each_time(monkeypatch, django_assert_num_queries):
+    thresholds_for(None)
+    broken = config_cache.redis.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2)
+    monkeypatch.setattr(config_cache, "_client", broken)
+    with django_assert_num_queries(1):
+        thresholds_for(None)
+    assert settings.REDIS_URL
