@@ -2,12 +2,13 @@
 
 Every decision reads the same few rows that change a few times a year (the thresholds, the
 policy's categories, the gold and second review shares). Each process keeps what it read,
-tagged with a version number kept in Redis, and reads the rows again once that number moves.
+tagged with a version kept in Redis (a random token), and reads the rows again once it moves.
 
 - A write to one of these models (`WATCHED`: save or delete, through any code path that sends
   Django's model signals, and `flush`/`migrate`, which send post_migrate) moves the version
-  once its transaction commits (`on_commit`), so no process can keep what it read before the
-  commit under the new number. The writing process drops its own copies at once.
+  once its transaction commits (`on_commit`: a new random token), so no process can keep what
+  it read before the commit under the new version. A Redis that lost the key (restarted
+  without persistence, flushed) gets a fresh token, which matches no copy kept. The writing process drops its own copies at once.
 - A transaction that wrote one of them reads them from the database until it ends, and
   caches nothing meanwhile: a rolled-back write is never remembered.
 - The version is read from Redis at most once per web request (reset by request_started) and
@@ -24,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,11 +47,11 @@ WATCHED = (
 )
 
 _lock = threading.Lock()
-_entries: dict[str, tuple[int, Any]] = {}
+_entries: dict[str, tuple[str, Any]] = {}
 _local = threading.local()  # .version: the version read in this request, None outside
 _local_version = 0  # the version without Redis
 _generation = 0  # moved by every write seen in this process
-_client: redis.Redis | None = None
+_client: tuple[str, redis.Redis] | None = None  # (its URL, the client)
 _WRITTEN = "_modqueue_config_written"  # set on the outermost atomic block that wrote
 
 
@@ -58,27 +60,36 @@ def _key() -> str:
 
 
 def _redis() -> redis.Redis | None:
+    """The client for REDIS_URL, made again when the setting changes (tests point it at a
+    private Redis of their own, which is gone after them)."""
     global _client
-    if not settings.REDIS_URL:
+    url = settings.REDIS_URL
+    if not url:
         return None
-    if _client is None:
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
-        )
-    return _client
+    if _client is None or _client[0] != url:
+        _client = (url, redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1))
+    return _client[1]
 
 
-def _version() -> int | None:
-    """The shared version now (once per request), or None when it cannot be known."""
+def _version() -> str | None:
+    """The shared version now (once per request), or None when it cannot be known.
+
+    A random token, not a counter: a Redis restarted without persistence (or flushed) loses
+    the key, and a fresh random token then matches nothing any process kept, where a counter
+    starting again from 0 could match a copy kept long ago."""
     known = getattr(_local, "version", None)
     if known is not None:
-        return int(known)
+        return str(known)
     client = _redis()
     if client is None:
-        version: int | None = _local_version
+        version: str | None = f"local-{_local_version}"
     else:
         try:
-            version = int(client.get(_key()) or 0)
+            token = client.get(_key())
+            if token is None:
+                client.set(_key(), uuid.uuid4().hex, nx=True)
+                token = client.get(_key())
+            version = token.decode() if isinstance(token, bytes) else str(token)
         except redis.RedisError as error:
             log.warning("config cache: redis unavailable, reading the rows: %s", error)
             return None
@@ -123,7 +134,7 @@ def _bump() -> None:
     client = _redis()
     if client is not None:
         try:
-            client.incr(_key())
+            client.set(_key(), uuid.uuid4().hex)
         except redis.RedisError as error:  # the others keep their copies until it is back
             log.error("config cache: could not move the version: %s", error)
 

@@ -3,6 +3,8 @@ process (services/config_cache.py)."""
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from django.conf import settings
@@ -25,7 +27,7 @@ def _another_process(sql: str) -> None:
 
 def _moved_by_another_process() -> None:
     """What another process's commit does to this one: the shared version moves."""
-    config_cache._redis().incr(config_cache._key())
+    config_cache._redis().set(config_cache._key(), uuid.uuid4().hex)
 
 
 def test_thresholds_are_read_once_until_the_version_moves(django_assert_num_queries):
@@ -43,10 +45,22 @@ def test_thresholds_are_read_once_until_the_version_moves(django_assert_num_quer
 
 def test_a_change_through_the_service_moves_the_shared_version(admin_user):
     thresholds_for(None)
-    before = int(config_cache._redis().get(config_cache._key()) or 0)
+    before = config_cache._redis().get(config_cache._key())
     thresholds_save(organization=None, rules=Rules(warn_violations=2), user=admin_user)
-    assert int(config_cache._redis().get(config_cache._key()) or 0) > before
+    assert config_cache._redis().get(config_cache._key()) not in (None, before)
     assert thresholds_for(None).warn_violations == 2
+
+
+def test_a_redis_that_lost_the_version_keeps_no_copy(django_assert_num_queries):
+    """Redis restarted without persistence (or flushed): a fresh token, so no copy kept under
+    the old one is trusted, whatever it was."""
+    thresholds_global()
+    thresholds_for(None)
+    with django_assert_num_queries(0):
+        thresholds_for(None)
+    _another_process("UPDATE moderation_thresholds SET warn_violations = 5")
+    config_cache._redis().delete(config_cache._key())
+    assert thresholds_for(None).warn_violations == 5
 
 
 def test_the_settings_page_takes_effect_at_once(admin_client):
@@ -83,7 +97,7 @@ def test_categories_follow_a_rename(django_assert_num_queries):
 def test_without_redis_the_rows_are_read_each_time(monkeypatch, django_assert_num_queries):
     thresholds_for(None)
     broken = config_cache.redis.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2)
-    monkeypatch.setattr(config_cache, "_client", broken)
+    monkeypatch.setattr(config_cache, "_client", (settings.REDIS_URL, broken))
     with django_assert_num_queries(1):
         thresholds_for(None)
     assert settings.REDIS_URL
