@@ -8,7 +8,8 @@ tagged with a version kept in Redis (a random token), and reads the rows again o
   Django's model signals, and `flush`/`migrate`, which send post_migrate) moves the version
   once its transaction commits (`on_commit`: a new random token), so no process can keep what
   it read before the commit under the new version. A Redis that lost the key (restarted
-  without persistence, flushed) gets a fresh token, which matches no copy kept. The writing process drops its own copies at once.
+  without persistence, flushed) gets a fresh token, which matches no copy kept. The writing
+  process drops its own copies at once.
 - A transaction that wrote one of them reads them from the database until it ends, and
   caches nothing meanwhile: a rolled-back write is never remembered.
 - The version is read from Redis at most once per web request (reset by request_started) and
