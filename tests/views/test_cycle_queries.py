@@ -5,6 +5,8 @@ settings rows read once per process (services/config_cache.py) and the role read
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from moderation.models import QualitySettings
 from moderation.services import claims
@@ -52,13 +54,14 @@ def test_the_htmx_decision_reads_no_settings_row(  # 51 queries before issue 12
     # Session, user with role; in the decision's transaction the item locked, the second
     # review checks, the decision, the item, the audit row, the subject's figures and
     # enforcement; then the next claim, its audit row and view, and the partial's reads.
-    with django_assert_num_queries(39) as captured:
+    with CaptureQueriesContext(connection) as captured:
         response = reviewer_client.post(
             f"/items/{items[1].pk}/decide/", {"verdict": "no_violation"}, headers=HTMX
         )
+    sqls = [q["sql"] for q in captured.captured_queries]
+    assert len(sqls) == 39, "\n".join(f"{n}. {sql[:160]}" for n, sql in enumerate(sqls, 1))
     assert response.status_code == 200 and response["HX-Push-Url"] == f"/items/{items[2].pk}/"
     assert _settings_reads(captured) == []
-    sqls = [q["sql"] for q in captured.captured_queries]
     assert sum('FROM "moderation_organization"' in sql for sql in sqls) == 0
 
 
