@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import redis
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ _local = threading.local()  # .version: the version read in this request, None o
 _local_version = 0  # the version without Redis
 _generation = 0  # moved by every write seen in this process
 _client: tuple[str, redis.Redis] | None = None  # (its URL, the client)
-_WRITTEN = "_modqueue_config_written"  # set on the outermost atomic block that wrote
+_WRITTEN = "_modqueue_config_written"  # on the connection: its on-commit list when it wrote
 
 
 def _key() -> str:
@@ -100,9 +100,15 @@ def _version() -> str | None:
 
 
 def _writing() -> bool:
-    """Whether the current transaction wrote one of the watched models."""
-    blocks = connection.atomic_blocks
-    return bool(blocks) and getattr(blocks[0], _WRITTEN, False)
+    """Whether the current transaction wrote one of the watched models.
+
+    Marked by the identity of the connection's on-commit list, which Django replaces at every
+    commit and rollback: a mark on the `Atomic` object itself would outlive its transaction,
+    since `@transaction.atomic` reuses one object for every call of the function it wraps
+    (one write made every later decision in that process read through)."""
+    conn = transaction.get_connection()
+    hooks = getattr(conn, _WRITTEN, None)
+    return conn.in_atomic_block and hooks is not None and hooks is conn.run_on_commit
 
 
 def cached(name: str, load: Callable[[], T]) -> T:
@@ -148,10 +154,10 @@ def config_changed(**_: object) -> None:
         _entries.clear()
         _generation += 1
     _local.version = None
-    blocks = connection.atomic_blocks
-    if blocks:
-        setattr(blocks[0], _WRITTEN, True)
     transaction.on_commit(_bump)
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        setattr(conn, _WRITTEN, conn.run_on_commit)
 
 
 def _request_started(**_: object) -> None:

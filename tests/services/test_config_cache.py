@@ -8,9 +8,9 @@ import uuid
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
-from moderation.models import PolicyCategory, Thresholds
+from moderation.models import PolicyCategory, QualitySettings, Thresholds
 from moderation.selectors import decision_categories
 from moderation.services import config_cache
 from moderation.services.thresholds import Rules, thresholds_for, thresholds_global, thresholds_save
@@ -101,3 +101,21 @@ def test_without_redis_the_rows_are_read_each_time(monkeypatch, django_assert_nu
     with django_assert_num_queries(1):
         thresholds_for(None)
     assert settings.REDIS_URL
+
+
+@transaction.atomic
+def _in_one_wrapped_transaction(write: bool) -> int:
+    if write:
+        QualitySettings.objects.update_or_create(pk=1, defaults={"gold_percent": 1})
+    return thresholds_for(None).warn_violations
+
+
+def test_a_write_marks_only_its_own_transaction(django_assert_num_queries):
+    """`@transaction.atomic` reuses one Atomic object for every call: a write in one call
+    must not make the calls after it read through (it did, so every later decision of the
+    process read the settings rows again)."""
+    thresholds_global()
+    _in_one_wrapped_transaction(write=True)
+    thresholds_for(None)
+    with django_assert_num_queries(2):  # BEGIN and COMMIT ... and no settings row
+        _in_one_wrapped_transaction(write=False)
