@@ -215,6 +215,28 @@ def items_history(found: QuerySet[FlaggedItem], *, limit: int = 50) -> list[Flag
     return items
 
 
+def subject_recent(subject: Subject, *, besides: int, limit: int = 10) -> list[FlaggedItem]:
+    """The item page's subject panel: the subject's last items but `besides` (the item shown),
+    newest first, each with `latest_verdict`, the verdict of its latest standing decision
+    (None when it has none; a decision waiting for its blind second answer is shown to
+    nobody), as subject_history's `latest_decision` gives it. One query, and only the three
+    columns the panel shows: this runs on every item a reviewer is given."""
+    latest = (
+        Decision.objects.standing()
+        .filter(item=OuterRef("pk"))
+        .exclude(second_review__state=SecondReviewState.PENDING)
+        .order_by("-decided_at", "-id")
+        .values("verdict")[:1]
+    )
+    return list(
+        FlaggedItem.objects.filter(subject_id=subject.pk)
+        .exclude(pk=besides)
+        .only("id", "state", "flagged_at")
+        .annotate(latest_verdict=Subquery(latest))
+        .order_by("-flagged_at", "-id")[:limit]
+    )
+
+
 def decision_categories() -> list[PolicyCategory]:
     """The categories of the decision form in one fixed order, the same on every item, so a
     digit key always means the same category: the policy's own order (CONTRACT §7, the hard

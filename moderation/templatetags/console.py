@@ -14,7 +14,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from moderation.models import Decision, PolicyCategory, Severity, Signal
+from moderation.models import Decision, PolicyCategory, Severity, Signal, Verdict
 from moderation.services.pii import Span, pii_spans
 from moderation.services.review import undo_window
 
@@ -116,3 +116,10 @@ def masked_from(
 def undo_deadline(decision: Decision) -> datetime:
     """When the decision stops being undoable by time (someone else acting ends it sooner)."""
     return decision.decided_at + undo_window()
+
+
+@register.filter
+def verdict_label(value: str) -> str:
+    """A verdict's label ("No violation") from its stored value, for rows read without
+    their decision (selectors.subject_recent)."""
+    return str(Verdict(value).label)

@@ -17,6 +17,7 @@ from accounts.roles import Role, user_has_role
 from moderation import selectors
 from moderation.access import item_for_reviewer
 from moderation.models import (
+    Decision,
     FlaggedItem,
     ItemState,
     PolicyCategory,
@@ -90,10 +91,7 @@ def _subject_shown(item: FlaggedItem) -> tuple[Subject, list[FlaggedItem]]:
     (an unsaved stand-in with a hash of 64 hex digits, no figures, no other items), as a
     real item's first flag looks."""
     if item.gold_id is None:
-        history = [i for i in selectors.subject_history(item.subject, limit=11) if i.pk != item.pk][
-            :10
-        ]
-        return item.subject, history
+        return item.subject, selectors.subject_recent(item.subject, besides=item.pk)
     return gold_serving.stand_in(item), []
 
 
@@ -113,12 +111,22 @@ def _disagreement(request: SignedInRequest, item: FlaggedItem) -> dict[str, obje
     }
 
 
-def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -> dict[str, object]:
+def item_context(
+    request: SignedInRequest,
+    item: FlaggedItem,
+    *,
+    fresh: Decision | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """What the item page and its partial show. `fresh`: the decision this request has just
+    recorded on another item, for the undo bar (`undo_offer`)."""
     signals = list(selectors.item_signals(item))
     # Blind second review: while a second answer waits, the item looks like a fresh one to
-    # everyone (no decisions, no overturn, no undo here; services/second_review.py).
-    blind = second_review.is_blind(item)
-    decisions = [] if blind else selectors.item_decisions(item)
+    # everyone (no decisions, no overturn, no undo here; services/second_review.py). A
+    # waiting review has a first decision on the item: without one there is nothing to ask.
+    decisions = selectors.item_decisions(item)
+    if decisions and second_review.is_blind(item):
+        decisions = []
     holds = item.state == ItemState.CLAIMED and item.claimed_by_id == request.user.pk
     escalation = None
     if item.queue == ReviewQueue.ESCALATED:
@@ -164,7 +172,7 @@ def item_context(request: SignedInRequest, item: FlaggedItem, **extra: object) -
         # Undo for a decision on this item sits in its history; the bar offers the latest
         # decision on another item (the one just decided, when this is the next).
         "undoable_id": undoable_here.pk if undoable_here else None,
-        "undo_offer": None if undoable_here else undo_offer(request, besides=item),
+        "undo_offer": None if undoable_here else undo_offer(request, besides=item, fresh=fresh),
         "undo_minutes": max(1, int(undo_window().total_seconds() // 60)),
         **extra,
     }
@@ -203,9 +211,10 @@ def item_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     return _render_item(request, item, check_feedback=check_feedback_pop(request))
 
 
-def _next_response(request: SignedInRequest) -> HttpResponse:
+def _next_response(request: SignedInRequest, *, fresh: Decision | None = None) -> HttpResponse:
     """After a decision or a skip: the next item from the queue the reviewer chose,
-    claimed and shown in place, or "Queue empty" when none of those queues holds one."""
+    claimed and shown in place, or "Queue empty" when none of those queues holds one.
+    `fresh`: the decision just recorded, if any (for the undo bar)."""
     queue = chosen_queue(request)
     item = claims.claim_next(
         user=request.user, queue=queue, skipped=request.session.get("skipped", [])
@@ -220,7 +229,7 @@ def _next_response(request: SignedInRequest) -> HttpResponse:
             {
                 "queue": queue,
                 "where": queue_scope(queue),
-                "undo_offer": undo_offer(request),
+                "undo_offer": undo_offer(request, fresh=fresh),
                 "check_feedback": check_feedback_pop(request),
             },
         )
@@ -239,7 +248,11 @@ def _next_response(request: SignedInRequest) -> HttpResponse:
         request,
         "moderation/_item.html",
         item_context(
-            request, item, offered_again=again, check_feedback=check_feedback_pop(request)
+            request,
+            item,
+            fresh=fresh,
+            offered_again=again,
+            check_feedback=check_feedback_pop(request),
         ),
     )
     return push_url(response, reverse("item", args=[item.pk]))
@@ -279,7 +292,7 @@ def item_decide(request: SignedInRequest, pk: int) -> HttpResponse:
         return _render_item(request, item, status=409, conflict=str(conflict))
     if item.gold_id is not None:
         check_feedback_keep(request, decision)
-    return _next_response(request)
+    return _next_response(request, fresh=decision)
 
 
 @login_required
