@@ -290,7 +290,10 @@ def _enforce(
     return done
 
 
-@transaction.atomic
+# Without a savepoint when called inside a transaction (a decision's): nothing catches its
+# errors to go on, so a failure rolls the whole decision back, as it should; two round trips
+# less on every decision.
+@transaction.atomic(savepoint=False)
 def enforcement_evaluate(
     *,
     subject: Subject,

@@ -234,19 +234,20 @@ def decision_record(
         )
     _check(verdict, categories, note)
     now = timezone.now()
+    # The subject comes with the item (only the item's row is locked): the figures move
+    # by this decision at the end.
     locked = (
         FlaggedItem.objects.select_for_update(of=("self",))
-        .select_related("claimed_by")
+        .select_related("claimed_by", "subject")
         .get(pk=item.pk)
     )
-    refusal = _refusal(locked, reviewer) or second_review.first_reviewer_refusal(
-        locked=locked, reviewer=reviewer
-    )
+    refusal = _refusal(locked, reviewer)
+    waiting = second_review.pending_review(locked) if refusal is None else None
+    refusal = refusal or second_review.first_reviewer_refusal(review=waiting, reviewer=reviewer)
     if refusal is not None:
         raise ClaimConflict(refusal)
     if verdict == Verdict.ESCALATE and locked.queue == ReviewQueue.ESCALATED:
         raise DecisionInvalid("verdict", "This item is already escalated: decide it.")
-    waiting = second_review.pending_review(locked)
     if waiting is not None:
         # A blind second answer: kept in the review, not as a decision; the first decision
         # (returned) stays the item's, and counts once the two agree.
@@ -396,6 +397,24 @@ def undoable_decision(*, user: User, now: datetime | None = None) -> Decision | 
     if second_review.answered_since(user=user, since=latest.decided_at):
         return None
     return latest if _undo_refusal(latest, user, latest.item, now) is None else None
+
+
+def undoable_fresh(*, decision: Decision, user: User) -> Decision | None:
+    """`undoable_decision` for the decision this request has just recorded (`decision_record`
+    returned it), without reading it back: the user's own final or escalating decision, made
+    a moment ago from a queue they review and not yet voided, is their latest and still
+    undoable, unless someone acted on its item in the milliseconds since (the offer is only
+    an offer: `decision_undo` checks again under the item's lock). What only a read can tell
+    (a blind second answer, which returns someone else's decision; a senior's decision in
+    the escalated queue, which may settle a disagreement) takes the long way."""
+    if (
+        decision.reviewer_id != user.pk
+        or decision.voided_at is not None
+        or decision.from_queue == ReviewQueue.ESCALATED
+        or timezone.now() - decision.decided_at > undo_window()
+    ):
+        return undoable_decision(user=user)
+    return decision
 
 
 @transaction.atomic

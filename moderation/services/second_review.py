@@ -94,9 +94,9 @@ def not_first_reviewer(items: QuerySet[FlaggedItem], *, user: User) -> QuerySet[
     return items.exclude(Exists(own))
 
 
-def first_reviewer_refusal(*, locked: FlaggedItem, reviewer: User) -> str | None:
-    """Why `decision_record` refuses the reviewer on this item: they made its first decision."""
-    review = pending_review(locked)
+def first_reviewer_refusal(*, review: SecondReview | None, reviewer: User) -> str | None:
+    """Why `decision_record` refuses the reviewer on the item whose waiting second review
+    (`pending_review`) is `review`: they made its first decision."""
     if review is not None and review.first_decision.reviewer_id == reviewer.pk:
         return FIRST_REVIEWER
     return None
@@ -118,14 +118,17 @@ def second_review_sample(*, locked: FlaggedItem, decision: Decision) -> SecondRe
         not decision.is_final
         or locked.gold_id is not None
         or decision.from_queue == ReviewQueue.ESCALATED
-        or SecondReview.objects.filter(item=locked).exists()
     ):
         return None
     quality = QualitySettings.current()
-    sampled = second_review_drawn(percent=quality.second_review_percent) or (
-        quality.second_review_all_removals and _would_propose_removal(locked.subject)
-    )
-    if not sampled:
+    drawn = second_review_drawn(percent=quality.second_review_percent)
+    if not (drawn or quality.second_review_all_removals):
+        # Most decisions: not drawn, and no rule samples removals. No query.
+        return None
+    # An item is reviewed twice at most: once sampled, its later decisions are not.
+    if SecondReview.objects.filter(item=locked).exists():
+        return None
+    if not (drawn or _would_propose_removal(locked.subject)):
         return None
     review = SecondReview.objects.create(item=locked, first_decision=decision)
     locked.release_to(ItemState.PENDING, queue=decision.from_queue, decided_at=None)

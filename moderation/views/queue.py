@@ -16,7 +16,7 @@ from moderation import selectors
 from moderation.access import item_for_reviewer
 from moderation.models import Decision, FlaggedItem, ReviewQueue
 from moderation.services import claims, gold_serving
-from moderation.services.review import undoable_decision
+from moderation.services.review import undoable_decision, undoable_fresh
 from moderation.views._types import SignedInRequest
 
 # The queue the reviewer chose with "Review next" ("" for every queue they may review): after
@@ -67,9 +67,20 @@ def check_feedback_pop(request: SignedInRequest) -> dict[str, object] | None:
     return feedback
 
 
-def undo_offer(request: SignedInRequest, *, besides: FlaggedItem | None = None) -> Decision | None:
-    """The user's latest decision they may still undo, for the bar ("You decided item 17")."""
-    decision = undoable_decision(user=request.user)
+def undo_offer(
+    request: SignedInRequest,
+    *,
+    besides: FlaggedItem | None = None,
+    fresh: Decision | None = None,
+) -> Decision | None:
+    """The user's latest decision they may still undo, for the bar ("You decided item 17").
+    `fresh`: the decision this request has just recorded, which is that decision unless
+    something says otherwise (`undoable_fresh`): four queries less after each decision."""
+    decision = (
+        undoable_fresh(decision=fresh, user=request.user)
+        if fresh is not None
+        else undoable_decision(user=request.user)
+    )
     if decision is None or (besides is not None and decision.item_id == besides.pk):
         return None
     return decision

@@ -28,6 +28,7 @@ from moderation.services.review import (
     decision_undo,
     decision_undoable,
     undoable_decision,
+    undoable_fresh,
 )
 from tests.factories import FlaggedItemFactory, UserFactory, decide
 
@@ -223,3 +224,50 @@ def test_nothing_is_offered_to_undo_once_someone_else_acted(user, reviewer, seni
     assert undoable_decision(user=reviewer) is None
     user.refresh_from_db()
     assert user.status == SubjectStatus.WARNED
+
+
+# --- the offer after a decision this request made (undoable_fresh) -----------------------
+
+
+def _offers_alike(decision, user):
+    """The fresh path's offer is the one a read of the database gives (the checker)."""
+    fresh = undoable_fresh(decision=decision, user=user)
+    assert fresh == undoable_decision(user=user)
+    return fresh
+
+
+def test_a_fresh_decision_is_offered_as_a_read_would(user, reviewer):
+    for verdict in (V, N, E):
+        _, decision = held_and_decided(user, reviewer, verdict)
+        assert _offers_alike(decision, reviewer) == decision
+
+
+def test_a_fresh_decision_sampled_for_a_second_review_is_offered_as_a_read_would(user, reviewer):
+    from moderation.models import QualitySettings
+
+    QualitySettings.objects.update_or_create(pk=1, defaults={"second_review_percent": 100})
+    _, decision = held_and_decided(user, reviewer, V)
+    assert decision.second_review.state == "pending"
+    assert _offers_alike(decision, reviewer) == decision
+    # The second reviewer's answer returns the first decision, not theirs: the long way.
+    second = UserFactory(role=Role.REVIEWER)
+    item = claims.claim_next(user=second)
+    assert item.pk == decision.item_id
+    returned = decide(item, V, reviewer=second)
+    assert returned == decision
+    assert _offers_alike(returned, second) is None
+
+
+def test_a_seniors_fresh_decision_on_an_escalated_item_is_offered_as_a_read_would(
+    user, reviewer, senior
+):
+    item, _ = held_and_decided(user, reviewer, E)
+    assert claims.claim_next(user=senior, queue=ReviewQueue.ESCALATED) == item
+    decision = decide(item, V, reviewer=senior)
+    assert _offers_alike(decision, senior) == decision
+
+
+def test_no_fresh_decision_is_offered_without_an_undo_window(user, reviewer, settings):
+    settings.MODQUEUE_UNDO_SECONDS = 0
+    _, decision = held_and_decided(user, reviewer, N)
+    assert _offers_alike(decision, reviewer) is None
