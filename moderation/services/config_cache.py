@@ -1,4 +1,5 @@
-"""Settings rows read once per process: thresholds, policy categories, quality settings.
+"""Settings rows read once per process: thresholds, policy categories, quality settings, the
+organizations' policy exceptions.
 
 Every decision reads the same few rows that change a few times a year (the thresholds, the
 policy's categories, the gold and second review shares). Each process keeps what it read,
@@ -45,6 +46,7 @@ WATCHED = (
     "moderation.PolicyCategory",
     "moderation.CategoryAlias",
     "moderation.QualitySettings",
+    "moderation.PolicyException",
 )
 
 _lock = threading.Lock()

@@ -17,6 +17,7 @@ from moderation.models import (
     PolicyException,
     PolicySettings,
 )
+from moderation.services import config_cache
 from moderation.services.audit import audit_record
 
 
@@ -120,17 +121,25 @@ def exceptions_active(
     *, organization_id: int, now: datetime | None = None
 ) -> list[PolicyException]:
     """The organization's exceptions in force now; expired or revoked ones never apply, and
-    neither does one whose category has since become a hard limit."""
+    neither does one whose category has since become a hard limit.
+
+    Read on every item page and violation: the organization's unrevoked exceptions are kept
+    per process (services/config_cache.py, which watches PolicyException and PolicyCategory)
+    and the dates are checked here, so one that starts or ends needs no write to be seen."""
     now = now or timezone.now()
-    return list(
-        PolicyException.objects.select_related("category").filter(
-            organization_id=organization_id,
-            revoked_at__isnull=True,
-            valid_from__lte=now,
-            valid_until__gt=now,
-            category__hard_limit=False,
-        )
+    unrevoked = config_cache.cached(
+        f"exceptions:{organization_id}",
+        lambda: list(
+            PolicyException.objects.select_related("category")
+            .filter(
+                organization_id=organization_id,
+                revoked_at__isnull=True,
+                category__hard_limit=False,
+            )
+            .order_by("pk")
+        ),
     )
+    return [e for e in unrevoked if e.valid_from <= now < e.valid_until]
 
 
 def exception_covering(

@@ -119,3 +119,36 @@ def test_a_write_marks_only_its_own_transaction(django_assert_num_queries):
     thresholds_for(None)
     with django_assert_num_queries(2):  # BEGIN and COMMIT ... and no settings row
         _in_one_wrapped_transaction(write=False)
+
+
+def test_policy_exceptions_are_kept_and_follow_a_grant_a_revoke_and_the_clock(
+    django_assert_num_queries,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from moderation.services.policy import exception_revoke, exceptions_active
+    from tests.factories import OrganizationFactory, grant_exception
+
+    acme = OrganizationFactory()
+    assert exceptions_active(organization_id=acme.pk) == []
+    starts = timezone.now() + timedelta(hours=1)
+    granted = grant_exception(acme, valid_from=starts, valid_until=starts + timedelta(days=1))
+    exceptions_active(organization_id=acme.pk)
+    with django_assert_num_queries(0):
+        # Not yet in force, then in force, then over: the dates need no read.
+        assert exceptions_active(organization_id=acme.pk) == []
+        assert exceptions_active(organization_id=acme.pk, now=starts) == [granted]
+        assert exceptions_active(organization_id=acme.pk, now=starts + timedelta(days=1)) == []
+    exception_revoke(exception=granted, user=None)
+    assert exceptions_active(organization_id=acme.pk, now=starts) == []
+    # Another process's grant is seen once its commit moves the version.
+    again = grant_exception(acme, valid_until=timezone.now() + timedelta(days=2))
+    assert exceptions_active(organization_id=acme.pk) == [again]
+    _another_process(
+        f"UPDATE moderation_policyexception SET revoked_at = now() WHERE id = {again.pk}"
+    )
+    assert exceptions_active(organization_id=acme.pk) == [again]  # this process's copy
+    _moved_by_another_process()
+    assert exceptions_active(organization_id=acme.pk) == []
