@@ -10,6 +10,7 @@ from moderation.services import (
     deliveries,
     ingest,
     operations,
+    operations_snapshot,
     rates,
     retention,
 )
@@ -42,6 +43,10 @@ def periodic() -> None:
         operations.queue_sample,
         # Only with MODQUEUE_ALERT_URL set; never raises (services/alerts.py).
         alerts.alerts_send,
+        # Last, after this minute's queue sample and not delaying the alerts: at most one
+        # period a run (seconds for 30 days), claimed so that one worker computes it
+        # (services/operations_snapshot.py).
+        operations_snapshot.snapshots_refresh,
     ):
         try:
             task()

@@ -117,3 +117,23 @@ class AlertSent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
+
+
+class OperationsSnapshot(models.Model):
+    """The operations dashboard's figures for one period as last computed
+    (services/operations_snapshot.py): the workers' sweep refreshes each period on its own
+    schedule, and the page serves the snapshot rather than aggregating a million decisions on
+    every load. One row per period."""
+
+    period = models.CharField(max_length=4, primary_key=True)
+    # The `now` the figures were computed for; null until the first refresh.
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # services.operations.Operations as JSON (operations_snapshot.figures_dump); null until
+    # the first refresh.
+    figures = models.JSONField(null=True, blank=True)
+    # A worker claimed the refresh until then (a conditional UPDATE): another worker leaves
+    # the period alone meanwhile, and a worker that died mid-refresh holds it no longer.
+    refreshing_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.period} at {self.computed_at}"

@@ -580,6 +580,8 @@ def operations_csv(report: Operations, *, reviewer_name: Any = str) -> str:
 
     row("period_start", None, bucket=report.window.start)
     row("period_end", None, bucket=report.window.end)
+    # When the figures were computed: a snapshot's may be minutes old (operations_snapshot.py).
+    row("computed_at", None, bucket=report.now)
     for q in report.queues:
         row("queue_target_seconds", int(q.target.total_seconds()), queue=q.queue)
         row("queue_depth_now", q.depth, queue=q.queue, bucket=q.taken_at)

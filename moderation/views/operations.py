@@ -5,7 +5,7 @@ throughput (docs/operations.md). Charts are SVG drawn here on the server, each w
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.http import HttpResponse
@@ -22,8 +22,8 @@ from moderation.services.operations import (
     Operations,
     Spread,
     operations_csv,
-    operations_figures,
 )
+from moderation.services.operations_snapshot import Served, operations_served
 from moderation.views._types import SignedInRequest
 from moderation.views.reports import csv_text
 
@@ -296,6 +296,23 @@ def _context(report: Operations) -> dict[str, Any]:
     }
 
 
+def _every(interval: timedelta) -> str:
+    minutes = round(interval.total_seconds() / 60)
+    return "every minute" if minutes == 1 else f"every {minutes} minutes"
+
+
+def _freshness(served: Served, now: datetime) -> dict[str, Any]:
+    """When the figures were computed, so that a lead never takes a snapshot for live."""
+    return {
+        "computed_at": served.computed_at,
+        "computed_ago": "just now"
+        if served.live or served.age(now) < timedelta(seconds=1)
+        else f"{duration(served.age(now).total_seconds())} ago",
+        "refresh_every": _every(served.refresh_every),
+        "late": served.late(now),
+    }
+
+
 def _period(request: SignedInRequest) -> tuple[str | None, str]:
     period = request.GET.get("period", DEFAULT_PERIOD).replace("\x00", "")
     if period in PERIODS:
@@ -313,7 +330,9 @@ def operations_page(request: SignedInRequest) -> HttpResponse:
         "error": error,
     }
     if period is not None:
-        context |= _context(operations_figures(period=period, now=timezone.now()))
+        now = timezone.now()
+        served = operations_served(period=period, now=now)
+        context |= _context(served.report) | _freshness(served, now)
     return render(request, "moderation/operations.html", context, status=400 if error else 200)
 
 
@@ -323,7 +342,7 @@ def operations_csv_view(request: SignedInRequest) -> HttpResponse:
     period, error = _period(request)
     if period is None:
         return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
-    report = operations_figures(period=period, now=timezone.now())
+    report = operations_served(period=period, now=timezone.now()).report
     response = HttpResponse(operations_csv(report, reviewer_name=csv_text), content_type="text/csv")
     name = f"modqueue-operations-{period}-{report.window.end:%Y-%m-%dT%H%MZ}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

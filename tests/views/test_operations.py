@@ -6,15 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from moderation.models import OperationsSnapshot
+from moderation.services.operations_snapshot import snapshots_refresh
 from moderation.views import operations as operations_view
-from tests.factories import page_of, signed_in
-from tests.operations_data import NOW, fixed_data
+from tests.factories import FlaggedItemFactory, page_of, signed_in
+from tests.operations_data import NOW, at, fixed_data
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +111,75 @@ def test_the_csv_defuses_a_reviewer_name_a_spreadsheet_would_run(data: Any, seni
         csv.reader(io.StringIO(senior_client.get("/reports/operations.csv").content.decode()))
     )
     assert ["reviewer_decisions", "", "'=HYPERLINK(1)", "", "4"] in rows
+
+
+# --- Snapshots (issue 12) -------------------------------------------------------------------
+
+
+def clock(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+    monkeypatch.setattr(operations_view, "timezone", SimpleNamespace(now=lambda: now))
+
+
+def freshness(html: str) -> str:
+    match = re.search(r'<p class="ops-freshness">(.*?)</p>', html, re.S)
+    assert match, "no freshness line"
+    return text_of(match[1])
+
+
+def test_the_page_shows_the_snapshot_and_when_it_was_computed(
+    data: Any,
+    senior_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_max_num_queries: Any,
+):
+    snapshots_refresh(NOW)  # the workers' sweep, at 12:30
+    FlaggedItemFactory(received_at=at(12, 20), queued_at=at(12, 20))  # a ninth item since
+    clock(monkeypatch, NOW + timedelta(seconds=40))
+    senior_client.get("/reports/operations/")  # the session and the user, read once
+    # The session, the user with their role, the snapshot, the navigation's counts: none of
+    # the period's decisions.
+    with django_assert_max_num_queries(4):
+        html = page_of(senior_client.get("/reports/operations/"))
+    assert "Items in 8 " in text_of(html)  # the snapshot's, not the 9 there are now
+    assert freshness(html) == (
+        "Figures as of 10 Mar 12:30 UTC (40 s ago); the workers refresh them every minute."
+    )
+    assert 'datetime="2026-03-10T12:30:00+00:00"' in html
+
+
+def test_the_page_says_when_the_workers_are_late(
+    data: Any, senior_client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    snapshots_refresh(NOW)
+    snapshots_refresh(NOW)  # 7 days
+    clock(monkeypatch, NOW + timedelta(minutes=11))  # refreshed every 5 minutes
+    html = page_of(senior_client.get("/reports/operations/?period=7d"))
+    assert freshness(html) == (
+        "Figures as of 10 Mar 12:30 UTC (11 min ago); the workers refresh them every 5 minutes. "
+        "Later than usual: the workers may be stopped."
+    )
+
+
+def test_a_stale_snapshot_gives_way_to_figures_computed_now(
+    data: Any, senior_client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    snapshots_refresh(NOW)
+    FlaggedItemFactory(received_at=at(12, 20), queued_at=at(12, 20))
+    clock(monkeypatch, NOW + timedelta(minutes=4))  # no refresh for 4 minutes: workers down
+    html = page_of(senior_client.get("/reports/operations/"))
+    assert "Items in 9 " in text_of(html)
+    assert freshness(html).startswith("Figures as of 10 Mar 12:34 UTC (just now);")
+    assert OperationsSnapshot.objects.get(period="24h").computed_at == NOW + timedelta(minutes=4)
+
+
+def test_the_csv_has_the_snapshots_figures_and_their_time(
+    data: Any, senior_client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    snapshots_refresh(NOW)
+    FlaggedItemFactory(received_at=at(12, 20), queued_at=at(12, 20))
+    clock(monkeypatch, NOW + timedelta(seconds=40))
+    rows = list(
+        csv.reader(io.StringIO(senior_client.get("/reports/operations.csv").content.decode()))
+    )
+    assert ["computed_at", "", "", "2026-03-10T12:30:00Z", ""] in rows
+    assert ["intake", "", "", "2026-03-10T12:00:00Z", "1"] in rows  # J; not the new item
