@@ -56,10 +56,24 @@ WAITING_STATES = (ItemState.PENDING, ItemState.ESCALATED)
 
 
 class FlaggedItem(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="items")
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="items")
+    # Every index is an entry more for each item ingest writes (docs/performance.md, "The item
+    # table's indexes"): the foreign keys below have no index of their own where another one
+    # leads with their column (organization: the unique request id; subject: the subject's
+    # history), where no query reads by them (batch: set to NULL only if a batch were
+    # deleted, which nothing does), or a partial one (claimed_by, gold: most items have none).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     batch = models.ForeignKey(
-        InboundBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+        InboundBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="items",
+        db_index=False,
     )
     # The upstream API call's id, so a violating item can be traced back to it.
     request_id = models.CharField(max_length=128)
@@ -93,6 +107,7 @@ class FlaggedItem(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="claimed_items",
+        db_index=False,
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -106,6 +121,7 @@ class FlaggedItem(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="served",
+        db_index=False,
     )
 
     class Meta:
@@ -136,9 +152,15 @@ class FlaggedItem(models.Model):
                 name="item_claimed_lease_idx",
                 condition=models.Q(state="claimed"),
             ),
+            # A reviewer's held item (claimed items only have a holder), and the check that
+            # a user being deleted holds none.
             models.Index(
-                "claimed_by", name="item_claimed_by_idx", condition=models.Q(state="claimed")
+                "claimed_by",
+                name="item_claimed_by_idx",
+                condition=models.Q(claimed_by__isnull=False),
             ),
+            # The golden items' served copies: a handful among millions.
+            models.Index("gold", name="item_gold_idx", condition=models.Q(gold__isnull=False)),
             # Retention: decided items whose text is still there, oldest decision first.
             models.Index(
                 "decided_at",

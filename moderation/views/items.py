@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -179,7 +180,7 @@ def item_context(
 
 
 def _render_item(
-    request: SignedInRequest, item: FlaggedItem, *, status: int = 200, **extra: object
+    request: SignedInRequest, item: FlaggedItem, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
     template = "moderation/_item.html" if request.htmx else "moderation/item.html"
     return render(request, template, item_context(request, item, **extra), status=status)
