@@ -41,6 +41,10 @@ def _fast_passwords_and_plain_static(settings: Any) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Each test client builds its own middleware, and WhiteNoise would scan STATIC_ROOT each
+    # time: a process test's `collectstatic` in the other xdist worker may be rewriting it
+    # (a FileNotFoundError in the scan was seen). Looked up per request instead, as in DEBUG.
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 @pytest.fixture
