@@ -161,9 +161,14 @@ def shown_item(page: Page) -> int:
     assert match, page.url
     pk = int(match[1])
     expect(page.get_by_role("heading", name=re.compile(rf"^Item {pk}\b"))).to_be_visible()
-    # Settled: review.js drops keys while htmx is at work, as a person's next key would be.
-    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+    settled(page)
     return pk
+
+
+def settled(page: Page) -> None:
+    """Wait until htmx is done: review.js drops a decision key while a request is out or a
+    swap settles (20 ms), as a person's next key would come well after."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
 def in_place(page: Page) -> int | None:
