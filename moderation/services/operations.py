@@ -24,7 +24,7 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -331,7 +331,11 @@ def _queue_figures(
         q: [QueueBucket(c["depth"], c["oldest"], c["overdue"]) for c in cells]
         for q, cells in worst.items()
     }
-    # The newest sample of each queue: one indexed look-up per queue.
+    return _queues_now(samples, targets), series
+
+
+def _queues_now(samples: QuerySet[QueueSample], targets: dict[str, timedelta]) -> list[QueueNow]:
+    """The newest of these samples of each queue: one indexed look-up per queue."""
     latest = []
     for queue in QUEUES:
         sample = samples.filter(queue=queue).order_by("-taken_at").first()
@@ -346,7 +350,15 @@ def _queue_figures(
                 overdue=sample.overdue if sample else None,
             )
         )
-    return latest, series
+    return latest
+
+
+def queues_now(report: Operations, *, now: datetime) -> Operations:
+    """The report with its "now" figures (each queue's depth, oldest wait and overdue items)
+    from the newest samples read now, not the report's: a snapshot's are as old as the
+    snapshot (up to 15 minutes at 30 days), the newest sample a minute at most."""
+    samples = QueueSample.objects.filter(taken_at__gte=report.window.start, taken_at__lte=now)
+    return replace(report, queues=_queues_now(samples, sla.targets()))
 
 
 def _outcomes(window: Window, targets: dict[str, timedelta]) -> tuple[Spread, list[Attainment]]:

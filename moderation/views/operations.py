@@ -22,6 +22,7 @@ from moderation.services.operations import (
     Operations,
     Spread,
     operations_csv,
+    queues_now,
 )
 from moderation.services.operations_snapshot import Served, operations_served
 from moderation.views._types import SignedInRequest
@@ -332,7 +333,9 @@ def operations_page(request: SignedInRequest) -> HttpResponse:
     if period is not None:
         now = timezone.now()
         served = operations_served(period=period, now=now)
-        context |= _context(served.report) | _freshness(served, now)
+        # The queues as they stand now (the newest sample, a minute old at most); the rest
+        # as of the snapshot, which the page dates.
+        context |= _context(queues_now(served.report, now=now)) | _freshness(served, now)
     return render(request, "moderation/operations.html", context, status=400 if error else 200)
 
 

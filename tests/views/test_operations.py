@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from moderation.models import OperationsSnapshot
+from moderation.models import OperationsSnapshot, QueueSample
 from moderation.services.operations_snapshot import snapshots_refresh
 from moderation.views import operations as operations_view
 from tests.factories import FlaggedItemFactory, page_of, signed_in
@@ -136,9 +136,10 @@ def test_the_page_shows_the_snapshot_and_when_it_was_computed(
     FlaggedItemFactory(received_at=at(12, 20), queued_at=at(12, 20))  # a ninth item since
     clock(monkeypatch, NOW + timedelta(seconds=40))
     senior_client.get("/reports/operations/")  # the session and the user, read once
-    # The session, the user with their role, the snapshot, the navigation's counts: none of
-    # the period's decisions.
-    with django_assert_max_num_queries(4):
+    # The session, the user with their role, the snapshot, the queues' targets and newest
+    # sample of each of the four queues (the "now" figures, read live), the navigation's
+    # counts: none of the period's decisions.
+    with django_assert_max_num_queries(9):
         html = page_of(senior_client.get("/reports/operations/"))
     assert "Items in 8 " in text_of(html)  # the snapshot's, not the 9 there are now
     assert freshness(html) == (
@@ -183,3 +184,26 @@ def test_the_csv_has_the_snapshots_figures_and_their_time(
     )
     assert ["computed_at", "", "", "2026-03-10T12:30:00Z", ""] in rows
     assert ["intake", "", "", "2026-03-10T12:00:00Z", "1"] in rows  # J; not the new item
+
+
+def test_the_queues_now_are_read_live_the_rest_from_the_snapshot(
+    data: Any, senior_client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    """A snapshot's "now" figures would be as old as it is (15 minutes at 30 days): the page
+    shows each queue's newest sample instead, and dates it."""
+    snapshots_refresh(NOW)  # 24 hours
+    snapshots_refresh(NOW)  # 7 days, with the data's samples up to 12:29
+    before = page_of(senior_client.get("/reports/operations/?period=7d"))
+    assert "Queues as sampled at 12:29 UTC." in text_of(before)
+    # The data's 12:29 samples: 2 standard and 1 critical waiting, none past the target.
+    assert "Waiting now 3 Past target now 0 Items in 9 " in text_of(before)
+    # Sampled after the snapshot: 11 waiting, 3 of them past the target.
+    QueueSample.objects.create(taken_at=at(12, 33), queue="standard", depth=11, overdue=3)
+    FlaggedItemFactory(received_at=at(12, 31), queued_at=at(12, 31))
+    clock(monkeypatch, NOW + timedelta(minutes=4))
+    html = page_of(senior_client.get("/reports/operations/?period=7d"))
+    # Now 11 standard (sampled at 12:33) and the critical one; the items in are still the
+    # snapshot's 9, not the 10 there are now.
+    assert "Waiting now 12 Past target now 3 Items in 9 " in text_of(html)
+    assert "Queues as sampled at 12:33 UTC." in text_of(html)
+    assert freshness(html).startswith("Figures as of 10 Mar 12:30 UTC (4 min 00 s ago);")
