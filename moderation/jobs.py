@@ -9,8 +9,8 @@ from moderation.services import (
     claims,
     deliveries,
     ingest,
-    operations,
     operations_snapshot,
+    queue_sampler,
     rates,
     retention,
 )
@@ -39,8 +39,8 @@ def periodic() -> None:
         deliveries.deliveries_due,
         rates.rates_roll_forward,
         retention.retention_erase,
-        # At most one row per queue a minute, however often this runs (services/operations.py).
-        operations.queue_sample,
+        # At most one row per queue a minute, however often this runs (services/queue_sampler.py).
+        queue_sampler.queue_sample,
         # Only with MODQUEUE_ALERT_URL set; never raises (services/alerts.py).
         alerts.alerts_send,
         # Last, after this minute's queue sample and not delaying the alerts: at most one

@@ -38,7 +38,7 @@ from moderation.services.review import (
     DecisionInvalid,
     _check,
     _refusal,
-    _slugs,
+    category_slugs,
     decision_replace,
 )
 
@@ -77,7 +77,7 @@ def _answer(reviewer: User | None, verdict: str, categories: Sequence[PolicyCate
     return {
         "reviewer": reviewer.get_username() if reviewer else "",
         "verdict": verdict,
-        "categories": _slugs(categories),
+        "categories": category_slugs(categories),
     }
 
 
@@ -150,7 +150,7 @@ def adjudication_record(
             "second": _answer(review.reviewer, review.verdict, second_categories),
             "adjudicated": {
                 "verdict": Verdict(verdict).value,
-                "categories": _slugs(categories),
+                "categories": category_slugs(categories),
             },
             "note": decision.note,
             "decision": decision.pk,

@@ -3,7 +3,8 @@ against their service-level targets, how much comes in and goes out, how long it
 decision and actions for their delivery, and what each reviewer gets through. docs/operations.md
 gives each figure's formula.
 
-Read only, apart from the sampler. Every figure is an aggregate the database computes (counts
+Read only: the sampler that writes the queue samples is services/queue_sampler.py, the CSV
+services/operations_csv.py. Every figure is an aggregate the database computes (counts
 grouped by hour, `percentile_cont` in PostgreSQL) over an indexed range of one period, so the
 page costs the same with a million items as with a thousand (tests/bench/operations.py). On
 SQLite (the demo) the percentiles are worked out in Python from the period's durations.
@@ -19,8 +20,6 @@ The two sets of decisions the figures read:
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -42,7 +41,6 @@ from django.db.models import (
     FloatField,
     Func,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -51,11 +49,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import TruncHour
-from django.utils import timezone
 
 from moderation.models import (
     FINAL_VERDICTS,
-    WAITING_STATES,
     Decision,
     Delivery,
     DeliveryStatus,
@@ -513,117 +509,3 @@ def _figures(window: Window, now: datetime) -> Operations:
         reviewers=_reviewers(window),
         deliveries=_deliveries(window),
     )
-
-
-# --- The sampler --------------------------------------------------------------------------
-
-
-def queue_sample(now: datetime | None = None) -> int:
-    """Each queue's depth, oldest wait and overdue items at the minute of `now`: one row per
-    queue and minute, however many workers sweep in that minute (the unique (queue, taken_at)
-    drops a second worker's rows). Returns the rows written (0 when the minute was sampled)."""
-    now = now or timezone.now()
-    minute = now.replace(second=0, microsecond=0)
-    sampled = QueueSample.objects.filter(taken_at=minute)
-    before = sampled.count()
-    if before >= len(QUEUES):
-        # The sweep runs every few seconds: most find the minute done at this one count.
-        return 0
-    targets = sla.targets()
-    overdue = Q()
-    for queue, target in targets.items():
-        overdue |= Q(queue=queue, queued_at__lt=now - target)
-    rows = {
-        row["queue"]: row
-        for row in FlaggedItem.objects.filter(state__in=WAITING_STATES)
-        .values("queue")
-        .annotate(depth=Count("pk"), oldest=Min("queued_at"), overdue=Count("pk", filter=overdue))
-        .order_by()
-    }
-    samples = []
-    for queue in QUEUES:
-        row = rows.get(queue)
-        oldest = row["oldest"] if row else None
-        samples.append(
-            QueueSample(
-                taken_at=minute,
-                queue=queue,
-                depth=row["depth"] if row else 0,
-                oldest_age_seconds=None
-                if oldest is None
-                else max(0, int((now - oldest).total_seconds())),
-                overdue=row["overdue"] if row else 0,
-            )
-        )
-    QueueSample.objects.bulk_create(samples, ignore_conflicts=True)
-    return sampled.count() - before
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-CSV_HEADER = ("figure", "queue", "reviewer", "bucket_start", "value")
-
-
-def _number(value: float | int | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
-def operations_csv(report: Operations, *, reviewer_name: Any = str) -> str:
-    """The figures in long form, one value a row: `figure,queue,reviewer,bucket_start,value`
-    (docs/operations.md lists the figures). An empty cell is "not applicable" or "no value"."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-
-    def row(
-        figure: str,
-        value: float | int | None,
-        *,
-        queue: str = "",
-        reviewer: str = "",
-        bucket: datetime | None = None,
-    ) -> None:
-        at = "" if bucket is None else bucket.strftime("%Y-%m-%dT%H:%M:%SZ")
-        writer.writerow((figure, queue, reviewer, at, _number(value)))
-
-    row("period_start", None, bucket=report.window.start)
-    row("period_end", None, bucket=report.window.end)
-    # When the figures were computed: a snapshot's may be minutes old (operations_snapshot.py).
-    row("computed_at", None, bucket=report.now)
-    for q in report.queues:
-        row("queue_target_seconds", int(q.target.total_seconds()), queue=q.queue)
-        row("queue_depth_now", q.depth, queue=q.queue, bucket=q.taken_at)
-        row("queue_oldest_age_seconds_now", q.oldest_age_seconds, queue=q.queue, bucket=q.taken_at)
-        row("queue_overdue_now", q.overdue, queue=q.queue, bucket=q.taken_at)
-    for queue, cells in report.queue_series.items():
-        for bucket, cell in zip(report.buckets, cells, strict=True):
-            row("queue_depth_max", cell.depth, queue=queue, bucket=bucket)
-            row("queue_oldest_age_seconds_max", cell.oldest_age_seconds, queue=queue, bucket=bucket)
-    for bucket, n in zip(report.buckets, report.intake, strict=True):
-        row("intake", n, bucket=bucket)
-    for bucket, n in zip(report.buckets, report.decisions, strict=True):
-        row("decisions", n, bucket=bucket)
-    for name, spread in (("to_decision", report.to_decision), ("to_action", report.to_action)):
-        row(f"{name}_count", spread.count)
-        row(f"{name}_median_seconds", spread.median)
-        row(f"{name}_p90_seconds", spread.p90)
-    for a in report.attainment:
-        row("sla_decided", a.decided, queue=a.queue)
-        row("sla_within_target", a.within, queue=a.queue)
-        row("sla_attainment", a.share, queue=a.queue)
-    for r in report.reviewers:
-        name = reviewer_name(r.reviewer)
-        row("reviewer_decisions", r.decisions, reviewer=name)
-        row("reviewer_active_hours", r.active_hours, reviewer=name)
-        row("reviewer_handling_median_seconds", r.handling.median, reviewer=name)
-        row("reviewer_handling_p90_seconds", r.handling.p90, reviewer=name)
-    d = report.deliveries
-    row("deliveries_delivered", d.delivered)
-    row("deliveries_failed", d.failed)
-    row("deliveries_pending", d.pending)
-    row("delivery_success_rate", d.success_rate)
-    return out.getvalue()

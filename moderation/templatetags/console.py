@@ -16,7 +16,7 @@ from django.utils.timesince import timesince
 
 from moderation.models import Decision, PolicyCategory, Severity, Signal, Verdict
 from moderation.services.pii import Span, pii_spans
-from moderation.services.review import undo_window
+from moderation.services.undo import undo_window
 
 register = template.Library()
 

@@ -42,13 +42,10 @@ from moderation.services.review import (
     ClaimConflict,
     DecisionInvalid,
     OverturnRefused,
-    UndoRefused,
     decision_overturn,
     decision_record,
-    decision_undo,
-    decision_undoable,
-    undo_window,
 )
+from moderation.services.undo import UndoRefused, decision_undo, decision_undoable, undo_window
 from moderation.views._types import SignedInRequest
 from moderation.views.queue import (
     check_feedback_keep,

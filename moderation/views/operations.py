@@ -21,9 +21,9 @@ from moderation.services.operations import (
     PERIODS,
     Operations,
     Spread,
-    operations_csv,
     queues_now,
 )
+from moderation.services.operations_csv import operations_csv
 from moderation.services.operations_snapshot import Served, operations_served
 from moderation.views._types import SignedInRequest
 from moderation.views.reports import csv_text

@@ -16,7 +16,7 @@ from moderation import selectors
 from moderation.access import item_for_reviewer
 from moderation.models import Decision, FlaggedItem, ReviewQueue
 from moderation.services import claims, gold_serving
-from moderation.services.review import undoable_decision, undoable_fresh
+from moderation.services.undo import undoable_decision, undoable_fresh
 from moderation.views._types import SignedInRequest
 
 # The queue the reviewer chose with "Review next" ("" for every queue they may review): after

@@ -27,14 +27,16 @@ from moderation.services.quality_report import Period, quality_report
 from moderation.services.review import (
     ClaimConflict,
     DecisionInvalid,
-    UndoRefused,
     decision_overturn,
     decision_record,
+)
+from moderation.services.roles import role_assign
+from moderation.services.undo import (
+    UndoRefused,
     decision_undo,
     decision_undoable,
     undoable_decision,
 )
-from moderation.services.roles import role_assign
 from tests.factories import (
     FlaggedItemFactory,
     SecondReviewFactory,

@@ -24,7 +24,8 @@ from moderation.services.enforcement import (
     removal_approve,
     removal_reject,
 )
-from moderation.services.review import decision_overturn, decision_undo
+from moderation.services.review import decision_overturn
+from moderation.services.undo import decision_undo
 from tests.factories import categories, decide, status_of
 
 pytestmark = pytest.mark.django_db

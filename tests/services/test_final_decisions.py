@@ -20,14 +20,9 @@ from moderation.models import (
     SubjectStatus,
     Verdict,
 )
-from moderation.services.review import (
-    DecisionInvalid,
-    OverturnRefused,
-    UndoRefused,
-    decision_overturn,
-    decision_undo,
-)
+from moderation.services.review import DecisionInvalid, OverturnRefused, decision_overturn
 from moderation.services.thresholds import STATUS_RANK, Rules, status_target
+from moderation.services.undo import UndoRefused, decision_undo
 from tests.factories import SubjectFactory, categories, decide
 
 pytestmark = pytest.mark.django_db

@@ -35,13 +35,12 @@ from moderation.services import claims, gold_serving
 from moderation.services.review import (
     DecisionInvalid,
     OverturnRefused,
-    UndoRefused,
     decision_overturn,
     decision_record,
-    decision_undo,
 )
 from moderation.services.subject_rights import subject_resolve
 from moderation.services.training import classifier_report, training_rows
+from moderation.services.undo import UndoRefused, decision_undo
 from tests.factories import (
     FlaggedItemFactory,
     GoldItemFactory,

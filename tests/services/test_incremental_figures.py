@@ -33,14 +33,9 @@ from moderation.services.rates import (
     rates_roll_forward,
     subject_recount,
 )
-from moderation.services.review import (
-    DecisionInvalid,
-    OverturnRefused,
-    decision_overturn,
-    decision_undo,
-    undoable_decision,
-)
+from moderation.services.review import DecisionInvalid, OverturnRefused, decision_overturn
 from moderation.services.thresholds import Rules, thresholds_change, thresholds_for
+from moderation.services.undo import decision_undo, undoable_decision
 from tests.factories import (
     FlaggedItemFactory,
     GoldItemFactory,

@@ -16,15 +16,14 @@ import pytest
 from moderation import jobs
 from moderation.models import FlaggedItem, ItemState, QueueSample, QueueTarget, ReviewQueue
 from moderation.services.operations import (
-    CSV_HEADER,
     Operations,
     PeriodError,
     Spread,
-    operations_csv,
     operations_figures,
     percentile_cont,
-    queue_sample,
 )
+from moderation.services.operations_csv import CSV_HEADER, operations_csv
+from moderation.services.queue_sampler import queue_sample
 from tests.factories import FlaggedItemFactory
 from tests.operations_data import NOW, at, fixed_data
 

@@ -29,9 +29,9 @@ from moderation.services.operations import (
     ReviewerLine,
     Spread,
     Window,
-    operations_csv,
     operations_figures,
 )
+from moderation.services.operations_csv import operations_csv
 from moderation.services.operations_snapshot import (
     LEASE,
     REFRESH_EVERY,

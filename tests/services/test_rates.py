@@ -211,7 +211,8 @@ def test_a_voided_decision_no_longer_counts(subject, reviewer):
 
 def test_an_overturned_decision_counts_as_its_replacement(subject, reviewer, senior):
     from moderation.models import FlaggedItem
-    from moderation.services.review import decision_overturn, decision_undo
+    from moderation.services.review import decision_overturn
+    from moderation.services.undo import decision_undo
 
     first = decide(subject, Verdict.VIOLATION, reviewer=reviewer)
     decide(subject, Verdict.NO_VIOLATION, reviewer=reviewer)

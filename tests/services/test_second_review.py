@@ -31,11 +31,9 @@ from moderation.services.review import (
     ClaimConflict,
     DecisionInvalid,
     OverturnRefused,
-    UndoRefused,
     decision_overturn,
-    decision_undo,
-    undoable_decision,
 )
+from moderation.services.undo import UndoRefused, decision_undo, undoable_decision
 from tests.factories import (
     FlaggedItemFactory,
     GoldItemFactory,

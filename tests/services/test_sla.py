@@ -25,7 +25,7 @@ from moderation.models import (
     Verdict,
 )
 from moderation.services import claims, sla
-from moderation.services.review import decision_undo
+from moderation.services.undo import decision_undo
 from tests.factories import FlaggedItemFactory, SubjectFactory, UserFactory, decide
 
 pytestmark = pytest.mark.django_db

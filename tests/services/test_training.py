@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from moderation.models import FlaggedItem, Verdict
-from moderation.services.review import decision_overturn, decision_undo
+from moderation.services.review import decision_overturn
 from moderation.services.training import classifier_report, training_rows
+from moderation.services.undo import decision_undo
 from tests.factories import (
     FlaggedItemFactory,
     SignalFactory,

@@ -23,7 +23,7 @@ from moderation.models import (
     VoidReason,
 )
 from moderation.services import claims
-from moderation.services.review import (
+from moderation.services.undo import (
     UndoRefused,
     decision_undo,
     decision_undoable,

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from moderation import selectors
 from moderation.models import FlaggedItem
-from moderation.services.review import decision_undo
+from moderation.services.undo import decision_undo
 from tests.factories import (
     FlaggedItemFactory,
     SecondReviewFactory,

@@ -179,7 +179,8 @@ def test_acting_asks_for_a_known_action(client, senior):
 def test_the_history_marks_undone_and_overturned_decisions_and_counts_only_final_ones(
     client, reviewer, senior
 ):
-    from moderation.services.review import decision_overturn, decision_undo
+    from moderation.services.review import decision_overturn
+    from moderation.services.undo import decision_undo
 
     subject = SubjectFactory()
     overturned = FlaggedItemFactory(subject=subject, organization=subject.organization)
