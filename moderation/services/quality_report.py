@@ -17,12 +17,9 @@ What counts (docs/quality.md):
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -40,9 +37,8 @@ from moderation.models import (
     Verdict,
     VoidReason,
 )
+from moderation.services.stats import SMALL_SAMPLE, Kappa, cohen_kappa, median_of_counts
 
-# Fewer pairs or golden decisions than this and a figure is shown as "too few to judge".
-SMALL_SAMPLE = 20
 DEFAULT_DAYS = 30
 # The longest period a report covers (its chart has one point a week).
 MAX_DAYS = 366
@@ -89,71 +85,6 @@ def week_of(moment: date | datetime) -> date:
     """The Monday of the week a day (or a moment, in UTC) falls in."""
     day = timezone.localtime(moment).date() if isinstance(moment, datetime) else moment
     return day - timedelta(days=day.weekday())
-
-
-# --- Cohen's kappa ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Kappa:
-    """Cohen's kappa over `pairs` pairs, with its 95 % interval; `value` is None when the pairs
-    cannot give one (fewer than two, or one side gave the same answer every time)."""
-
-    pairs: int
-    value: float | None = None
-    low: float | None = None
-    high: float | None = None
-
-    @property
-    def judged(self) -> bool:
-        return self.value is not None
-
-    @property
-    def too_few(self) -> bool:
-        return self.pairs < SMALL_SAMPLE
-
-
-def cohen_kappa(pairs: Sequence[tuple[Any, Any]], classes: Sequence[Any]) -> Kappa:
-    """Kappa of the two answers of each pair, each answer one of `classes`.
-
-    Cohen's simple kappa with its asymptotic variance (Fleiss, Cohen and Everitt 1969), as
-    statsmodels' `cohens_kappa` computes them (tests/services/test_quality_report.py checks
-    the two agree), in plain Python: importing statsmodels cost each web process about 90 MB.
-    A table where either side used a single class (kappa is then 0 or undefined and its
-    interval collapses to a point, which would read as certainty), or fewer than two pairs,
-    has no kappa. The interval is clipped to [-1, 1], where kappa lives (the normal
-    approximation can reach past it on few pairs)."""
-    n = len(pairs)
-    if n < 2:
-        return Kappa(pairs=n)
-    index = {c: i for i, c in enumerate(classes)}
-    size = len(classes)
-    table = [[0.0] * size for _ in range(size)]
-    for first, second in pairs:
-        table[index[first]][index[second]] += 1
-    row = [sum(table[i]) / n for i in range(size)]  # the first answer's shares
-    col = [sum(table[i][j] for i in range(size)) / n for j in range(size)]
-    if sum(1 for r in row if r) < 2 or sum(1 for c in col if c) < 2:
-        return Kappa(pairs=n)
-    observed = sum(table[i][i] for i in range(size)) / n
-    expected = sum(row[i] * col[i] for i in range(size))
-    kappa = (observed - expected) / (1 - expected)
-    term_a = sum(table[i][i] / n * (1 - (row[i] + col[i]) * (1 - kappa)) ** 2 for i in range(size))
-    term_b = (1 - kappa) ** 2 * sum(
-        table[i][j] / n * (col[i] + row[j]) ** 2 for i in range(size) for j in range(size) if i != j
-    )
-    term_c = (kappa - expected * (1 - kappa)) ** 2
-    variance = (term_a + term_b - term_c) / (1 - expected) ** 2 / n
-    delta = _Z95 * math.sqrt(variance) if variance > 0 else 0.0
-    return Kappa(pairs=n, value=_clip(kappa), low=_clip(kappa - delta), high=_clip(kappa + delta))
-
-
-# The two-sided 95 % normal quantile, 1.959963984540054 (scipy's norm.isf(0.025)).
-_Z95 = statistics.NormalDist().inv_cdf(0.975)
-
-
-def _clip(value: float) -> float:
-    return min(1.0, max(-1.0, value))
 
 
 # --- Scoring golden decisions -------------------------------------------------------------
@@ -426,24 +357,7 @@ def _seconds(period: Period, reviewer_id: int | None) -> dict[int, tuple[int, fl
     )
     for reviewer, seconds, n in grouped:
         counts[reviewer].append((seconds, n))
-    return {pk: _median_of_counts(found) for pk, found in counts.items()}
-
-
-def _median_of_counts(counts: list[tuple[int, int]]) -> tuple[int, float | None]:
-    """(how many, their median) of values given as (value, how many times) pairs."""
-    ordered = sorted(counts)
-    total = sum(n for _, n in ordered)
-    if not total:
-        return 0, None
-    wanted = sorted({(total - 1) // 2, total // 2})  # the middle one, or the middle two
-    found: list[float] = []
-    seen = 0
-    for value, n in ordered:
-        while wanted and wanted[0] < seen + n:
-            found.append(float(value))
-            wanted.pop(0)
-        seen += n
-    return total, sum(found) / len(found)
+    return {pk: median_of_counts(found) for pk, found in counts.items()}
 
 
 def _rate(answers: Iterable[_GoldAnswer]) -> Rate:
@@ -579,59 +493,3 @@ def quality_report(*, period: Period, reviewer_id: int | None = None) -> Quality
         kappa=_verdict_kappa(pairs),
         weeks=weeks,
     )
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-CSV_HEADER = [
-    "reviewer",
-    "gold_decided",
-    "gold_correct",
-    "gold_accuracy",
-    "category_overlap",
-    "second_reviews",
-    "agreements",
-    "agreement_rate",
-    "kappa",
-    "kappa_low",
-    "kappa_high",
-    "kappa_pairs",
-    "adjudications_won",
-    "adjudications_lost",
-    "decisions",
-    "median_seconds",
-]
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None or math.isnan(value) else f"{value:.4f}"
-
-
-def quality_report_csv(reviewers: list[ReviewerFigures]) -> str:
-    """One row per reviewer; an empty cell where a figure has nothing to stand on. Names are
-    written as given: the view makes them safe for spreadsheets first."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    for r in reviewers:
-        writer.writerow(
-            [
-                r.reviewer,
-                r.gold_decided,
-                r.gold_correct,
-                _number(r.gold.share),
-                _number(r.overlap),
-                r.second_reviews,
-                r.agreements,
-                _number(r.agreement.share),
-                _number(r.kappa.value),
-                _number(r.kappa.low),
-                _number(r.kappa.high),
-                r.kappa.pairs,
-                r.adjudications_won,
-                r.adjudications_lost,
-                r.decisions,
-                "" if r.median_seconds is None else f"{r.median_seconds:g}",
-            ]
-        )
-    return out.getvalue()

@@ -18,14 +18,14 @@ from accounts.roles import Role
 from moderation.services.quality_report import (
     DEFAULT_DAYS,
     MAX_DAYS,
-    Kappa,
     Period,
     QualityReport,
     Rate,
     ReviewerFigures,
     quality_report,
-    quality_report_csv,
 )
+from moderation.services.quality_report_csv import quality_report_csv
+from moderation.services.stats import Kappa
 from moderation.views._types import SignedInRequest
 from moderation.views.reports import csv_text
 

@@ -19,16 +19,14 @@ from accounts.roles import Role
 from moderation.models import Decision
 from moderation.services.gold_serving import gold_result
 from moderation.services.quality_report import (
-    CSV_HEADER,
-    Kappa,
     Period,
     QualityReport,
     ReviewerFigures,
-    cohen_kappa,
     gold_score,
     quality_report,
-    quality_report_csv,
 )
+from moderation.services.quality_report_csv import CSV_HEADER, quality_report_csv
+from moderation.services.stats import Kappa, cohen_kappa
 from tests.factories import GoldItemFactory, UserFactory
 from tests.quality_data import (
     PERIOD,
@@ -436,11 +434,11 @@ def test_the_median_read_off_counts_is_statistics_median():
     import statistics
     from collections import Counter
 
-    from moderation.services.quality_report import _median_of_counts
+    from moderation.services.stats import median_of_counts
 
     rng = random.Random(5)
     for _ in range(300):
         values = [rng.randint(0, 40) for _ in range(rng.randint(1, 50))]
         counts = list(Counter(values).items())
-        assert _median_of_counts(counts) == (len(values), statistics.median(values))
-    assert _median_of_counts([]) == (0, None)
+        assert median_of_counts(counts) == (len(values), statistics.median(values))
+    assert median_of_counts([]) == (0, None)
